@@ -1,0 +1,24 @@
+import pytest
+
+
+@pytest.mark.django_db
+def test_home_page_renders(client):
+    response = client.get("/")
+
+    assert response.status_code == 200
+    assert b"Market" in response.content
+
+
+@pytest.mark.django_db
+def test_api_schema_is_served(client):
+    response = client.get("/api/schema/")
+
+    assert response.status_code == 200
+    assert b"openapi" in response.content
+
+
+@pytest.mark.django_db
+def test_admin_login_page_renders(client):
+    response = client.get("/admin/login/")
+
+    assert response.status_code == 200
