@@ -85,6 +85,7 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
+ACCOUNTS_USER_REGISTERED_HOOKS: list[str] = []  # dotted paths, called as hook(user=...)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -192,6 +193,8 @@ MARKET_DEMO_MODE = env.bool("MARKET_DEMO_MODE", default=True)
 MARKET_DEMO_CASH = Decimal(env("MARKET_DEMO_CASH", default="10000.00"))
 # Seconds a whole compressed trading day takes on the demo clock; 0 means the real clock.
 MARKET_DEMO_DAY_SECONDS = env.int("MARKET_DEMO_DAY_SECONDS", default=0)
+MARKET_DEMO_EPOCH = env("MARKET_DEMO_EPOCH", default="")  # ISO datetime+offset; "" = 00:00Z today
+MARKET_DEMO_START_DATE = env("MARKET_DEMO_START_DATE", default="")  # ISO date; "" = epoch's date
 MARKET_SIMULATOR_ENABLED = env.bool("MARKET_SIMULATOR_ENABLED", default=False)
 # Run the market clock inside the web process (embedded mode); production uses Celery beat.
 MARKET_EMBEDDED_CLOCK = env.bool("MARKET_EMBEDDED_CLOCK", default=not REDIS_URL)
