@@ -1,0 +1,251 @@
+"""The call auction: one uniform price for the orders collected (MARKET_RULES section 5)."""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections import defaultdict
+from collections.abc import Hashable, Iterable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from itertools import accumulate
+from operator import attrgetter
+from typing import NamedTuple
+
+from .orders import BUY, SELL, Order, SelfTradeError, to_price, to_ticks
+
+
+class Match(NamedTuple):
+    """`qty` shares pass from the sell order to the buy order at the auction price."""
+
+    buy_id: Hashable
+    sell_id: Hashable
+    qty: int
+
+
+@dataclass(frozen=True, slots=True)
+class AuctionResult:
+    """What an uncross decides. With no cross: price None, volume 0 and nothing filled.
+
+    `surplus` is demand - supply at the price (`surplus_side` "buy", "sell" or None); `fills`
+    maps each order that trades to its quantity; `matches` pairs buys with sells in allocation
+    order, one trade each.
+    """
+
+    price: Decimal | None
+    volume: int
+    surplus: int
+    surplus_side: str | None
+    fills: dict[Hashable, int]
+    matches: list[Match]
+
+
+def uncross(orders: Iterable[Order], reference_price: Decimal) -> AuctionResult:
+    """Run the call auction over `orders` (their `remaining` quantities; nothing is mutated).
+
+    The price maximises executable volume, then minimises the surplus, then follows market
+    pressure, then the reference price. A market order counts at a price only within its
+    protection price. When no limit price can execute, market orders meet at the reference price.
+    """
+    reference_ticks = to_ticks(reference_price, "reference_price")
+    call = _CallBook(orders)
+    price_ticks = _auction_price(call, reference_ticks)
+    if price_ticks is None:
+        return AuctionResult(
+            price=None, volume=0, surplus=0, surplus_side=None, fills={}, matches=[]
+        )
+    return _allocate(call, price_ticks)
+
+
+def indicative(orders: Iterable[Order], reference_price: Decimal) -> AuctionResult:
+    """The auction as it would run now: the call phases publish its price and volume."""
+    return uncross(orders, reference_price)
+
+
+class _CallBook:
+    """The orders of one auction: per side, market orders in time order, limit orders grouped
+    by price in time order, and cumulative quantities to read demand and supply at any price."""
+
+    def __init__(self, orders: Iterable[Order]) -> None:
+        # Sorting by seq settles time priority once; orders usually arrive sorted, which
+        # Python's sort handles in linear time.
+        ordered = sorted(orders, key=_by_seq)
+        if len(set(map(_by_id, ordered))) != len(ordered):
+            raise ValueError("order ids must be unique")
+        if ordered and min(map(_by_remaining, ordered)) <= 0:
+            raise ValueError("every order needs something left to fill")
+        self.market_buys: list[Order] = []
+        self.market_sells: list[Order] = []
+        self.buy_limits: defaultdict[int, list[Order]] = defaultdict(list)
+        self.sell_limits: defaultdict[int, list[Order]] = defaultdict(list)
+        for order in ordered:
+            if order.price is None:
+                (self.market_buys if order.side == BUY else self.market_sells).append(order)
+            elif order.side == BUY:
+                self.buy_limits[order.limit_ticks].append(order)
+            else:
+                self.sell_limits[order.limit_ticks].append(order)
+        self.candidates = sorted(self.buy_limits.keys() | self.sell_limits.keys())
+
+        buy_quantities = _quantities_by_worst_price(self.market_buys, self.buy_limits)
+        self._buy_ticks = sorted(buy_quantities)
+        # _demand_from[i]: quantity of the buys accepting _buy_ticks[i] or more; 0 past the end.
+        self._demand_from = [
+            *reversed(list(accumulate(buy_quantities[t] for t in reversed(self._buy_ticks)))),
+            0,
+        ]
+        sell_quantities = _quantities_by_worst_price(self.market_sells, self.sell_limits)
+        self._sell_ticks = sorted(sell_quantities)
+        # _supply_upto[i]: quantity of the sells accepting the i lowest _sell_ticks.
+        self._supply_upto = list(
+            accumulate((sell_quantities[t] for t in self._sell_ticks), initial=0)
+        )
+
+    def demand(self, ticks: int) -> int:
+        """Quantity of buys willing to pay `ticks` or more."""
+        return self._demand_from[bisect_left(self._buy_ticks, ticks)]
+
+    def supply(self, ticks: int) -> int:
+        """Quantity of sells willing to sell at `ticks` or less."""
+        return self._supply_upto[bisect_right(self._sell_ticks, ticks)]
+
+    def buy_queues(self, ticks: int) -> Iterator[list[Order]]:
+        """The buys that accept `ticks` in priority order, as queues in time order: the market
+        orders, then each limit price, best first."""
+        yield [order for order in self.market_buys if order.limit_ticks >= ticks]
+        for limit in sorted(self.buy_limits, reverse=True):
+            if limit < ticks:
+                return
+            yield self.buy_limits[limit]
+
+    def sell_queues(self, ticks: int) -> Iterator[list[Order]]:
+        """The sells that accept `ticks` in priority order, as queues in time order: the market
+        orders, then each limit price, best first."""
+        yield [order for order in self.market_sells if order.limit_ticks <= ticks]
+        for limit in sorted(self.sell_limits):
+            if limit > ticks:
+                return
+            yield self.sell_limits[limit]
+
+
+_by_seq = attrgetter("seq")
+_by_id = attrgetter("id")
+_by_remaining = attrgetter("remaining")
+# Builds a Match without the namedtuple's Python-level __new__, once per trade of the auction.
+_new_match = tuple.__new__
+
+
+def _quantities_by_worst_price(
+    market_orders: list[Order], limits: dict[int, list[Order]]
+) -> dict[int, int]:
+    """Quantity by the worst price the orders accept: a limit, a protection price, or the
+    unbounded sentinel of a market order without one."""
+    quantities = {ticks: sum(map(_by_remaining, queue)) for ticks, queue in limits.items()}
+    for order in market_orders:
+        quantities[order.limit_ticks] = quantities.get(order.limit_ticks, 0) + order.remaining
+    return quantities
+
+
+def _auction_price(call: _CallBook, reference_ticks: int) -> int | None:
+    """The auction price in ticks by the rules of MARKET_RULES section 5, or None: no cross."""
+    best_volume = 0
+    tied: list[tuple[int, int]] = []  # (candidate ticks, surplus) at the best volume, ascending
+    for ticks in call.candidates:
+        demand = call.demand(ticks)
+        supply = call.supply(ticks)
+        volume = min(demand, supply)
+        if volume > best_volume:
+            best_volume = volume
+            tied = [(ticks, demand - supply)]
+        elif volume == best_volume and volume:
+            tied.append((ticks, demand - supply))
+
+    if not best_volume:
+        # No limit price executes, so only market orders can meet, at the reference price.
+        executable = min(call.demand(reference_ticks), call.supply(reference_ticks))
+        return reference_ticks if executable else None
+
+    least_surplus = min(abs(surplus) for _, surplus in tied)
+    tied = [(ticks, surplus) for ticks, surplus in tied if abs(surplus) == least_surplus]
+    if all(surplus > 0 for _, surplus in tied):
+        return tied[-1][0]
+    if all(surplus < 0 for _, surplus in tied):
+        return tied[0][0]
+
+    low, high = tied[0][0], tied[-1][0]
+    if least_surplus:
+        # Surpluses on both sides. A surplus falls as the price rises, so the buy surpluses sit
+        # at the lower candidates: the range runs from the highest of those to the lowest
+        # candidate with a sell surplus.
+        low = max(ticks for ticks, surplus in tied if surplus > 0)
+        high = min(ticks for ticks, surplus in tied if surplus < 0)
+    if reference_ticks >= high:
+        return high
+    if reference_ticks <= low:
+        return low
+    return reference_ticks
+
+
+def _allocate(call: _CallBook, price_ticks: int) -> AuctionResult:
+    demand = call.demand(price_ticks)
+    supply = call.supply(price_ticks)
+    volume = min(demand, supply)
+    buys, buy_quantities = _fill_in_priority(call.buy_queues(price_ticks), volume)
+    sells, sell_quantities = _fill_in_priority(call.sell_queues(price_ticks), volume)
+    fills = dict(zip(map(_by_id, buys), buy_quantities))
+    fills.update(zip(map(_by_id, sells), sell_quantities))
+    surplus = demand - supply
+    return AuctionResult(
+        price=to_price(price_ticks),
+        volume=volume,
+        surplus=surplus,
+        surplus_side=BUY if surplus > 0 else SELL if surplus < 0 else None,
+        fills=fills,
+        matches=_pair(buys, buy_quantities, sells, sell_quantities),
+    )
+
+
+def _fill_in_priority(queues: Iterator[list[Order]], volume: int) -> tuple[list[Order], list[int]]:
+    """Fill orders in priority order until `volume` is reached: every order fills completely
+    but the last one reached, which may fill partly. Returns the orders and their quantities
+    as two lists, which costs far less than a tuple per order."""
+    orders: list[Order] = []
+    quantities: list[int] = []
+    left = volume
+    for queue in queues:
+        total = sum(map(_by_remaining, queue))
+        if total < left:
+            orders += queue
+            quantities += map(_by_remaining, queue)
+            left -= total
+            continue
+        for order in queue:
+            orders.append(order)
+            if order.remaining >= left:
+                quantities.append(left)
+                return orders, quantities
+            quantities.append(order.remaining)
+            left -= order.remaining
+    raise AssertionError("fewer orders accept the price than its volume")
+
+
+def _pair(
+    buys: list[Order], buy_quantities: list[int], sells: list[Order], sell_quantities: list[int]
+) -> list[Match]:
+    """Walk both allocations in priority order: each buy takes from the next sells in turn.
+    Both sides add up to the volume, so they run out together."""
+    matches: list[Match] = []
+    sell_index = 0
+    sell_left = sell_quantities[0]
+    for buy, buy_left in zip(buys, buy_quantities):
+        while buy_left:
+            sell = sells[sell_index]
+            if buy.owner is not None and buy.owner == sell.owner:
+                raise SelfTradeError(f"orders {buy.id!r} and {sell.id!r} have the same owner")
+            quantity = buy_left if buy_left < sell_left else sell_left
+            matches.append(_new_match(Match, (buy.id, sell.id, quantity)))
+            buy_left -= quantity
+            sell_left -= quantity
+            if not sell_left and sell_index + 1 < len(sells):
+                sell_index += 1
+                sell_left = sell_quantities[sell_index]
+    return matches
