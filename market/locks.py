@@ -1,0 +1,37 @@
+"""Every row lock the market takes, in one place and one order (STYLE.md, Locking):
+
+1. the instrument row: the book's mutex; its orders and positions change only under it;
+2. cash accounts, by primary key: they are shared across instruments, so every transaction
+   that locks several takes them in ascending primary key order and cannot deadlock.
+
+On SQLite `select_for_update` is a no-op; there IMMEDIATE transactions serialize writers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from market.errors import InstrumentNotFound
+from market.models import CashAccount, CashAccountKind, Instrument
+
+
+def instrument_for_update(*, symbol: str | None = None, pk: int | None = None) -> Instrument:
+    queryset = Instrument.objects.select_for_update()
+    try:
+        if pk is not None:
+            return queryset.get(pk=pk)
+        return queryset.get(symbol=(symbol or "").upper())
+    except Instrument.DoesNotExist:
+        raise InstrumentNotFound(symbol=symbol or pk, field="symbol") from None
+
+
+def cash_accounts_for_update(user_ids: Iterable[int]) -> dict[int, CashAccount]:
+    """Lock the users' cash accounts in primary key order, opening any that is missing."""
+    wanted = set(user_ids)
+    if not wanted:
+        return {}
+    existing = set(CashAccount.objects.filter(user_id__in=wanted).values_list("user_id", flat=True))
+    for user_id in wanted - existing:
+        CashAccount.objects.get_or_create(user_id=user_id, defaults={"kind": CashAccountKind.USER})
+    accounts = CashAccount.objects.select_for_update().filter(user_id__in=wanted).order_by("pk")
+    return {account.user_id: account for account in accounts if account.user_id is not None}

@@ -1,0 +1,1 @@
+"""Every write of the market goes through these functions (STYLE.md, Services and selectors)."""

@@ -1,0 +1,320 @@
+"""The working set of one locked instrument inside one transaction.
+
+Order placement, cancels, auctions and expiry all run the same way: lock the instrument row,
+load what the step needs, lock every cash account involved at once (in primary key order),
+change the rows in memory, and write them back in bulk with `flush()`. Money moves only here
+and in `market.services.ledger`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from django.conf import settings
+
+from market.locks import cash_accounts_for_update
+from market.models import (
+    AuctionRecord,
+    AuditEvent,
+    CashAccount,
+    CashAccountKind,
+    Instrument,
+    LedgerEntry,
+    LedgerKind,
+    LedgerTransaction,
+    Order,
+    OrderStatus,
+    Position,
+    Side,
+    Trade,
+)
+from market.money import ZERO, buy_reservation, cents, commission
+from market.services.audit import audit_event, audit_write
+from market.services.ledger import system_account
+
+ORDER_FIELDS = [
+    "status",
+    "filled_quantity",
+    "filled_notional",
+    "fees_paid",
+    "reserved_amount",
+    "closed_at",
+    "updated_at",
+]
+POSITION_FIELDS = [
+    "quantity",
+    "reserved_quantity",
+    "cost_basis_amount",
+    "realized_pnl_amount",
+    "updated_at",
+]
+
+
+def buyer_rate() -> Decimal:
+    return Decimal(settings.MARKET_COMMISSION_RATE) * Decimal(
+        settings.MARKET_COMMISSION_BUYER_SHARE
+    )
+
+
+def reservation_for(order: Order, quantity: int | None = None) -> Decimal:
+    """Cash a buy order locks for `quantity` (default: its remaining) shares."""
+    remaining = order.remaining_quantity if quantity is None else quantity
+    if order.side != Side.BUY or remaining == 0:
+        return ZERO
+    limit = order.limit_price
+    assert limit is not None, "a buy order trades within its limit or its protection price"
+    return buy_reservation(limit, remaining, buyer_rate())
+
+
+@dataclass
+class Execution:
+    """What one trade did, for the caller's response and notifications."""
+
+    trade: Trade
+    buy_order: Order
+    sell_order: Order
+
+
+class BookSession:
+    def __init__(self, instrument: Instrument, *, now: datetime, trading_date: date):
+        self.instrument = instrument
+        self.now = now
+        self.trading_date = trading_date
+        self.accounts: dict[int, CashAccount] = {}
+        self.positions: dict[int, Position] = {}
+        # Keyed by primary key; the engine hands the same ids back as fill and match ids.
+        self.orders: dict[Hashable, Order] = {}
+        self.executions: list[Execution] = []
+        self._dirty_orders: set[int] = set()
+        self._dirty_accounts: set[int] = set()
+        self._dirty_positions: set[int] = set()
+        self._audit: list[AuditEvent] = []
+        self._instrument_changed = False
+        self._accounts_locked = False
+
+    # --- loading --------------------------------------------------------------------------
+
+    def track(self, orders: Iterable[Order]) -> list[Order]:
+        tracked = []
+        for order in orders:
+            tracked.append(self.orders.setdefault(order.pk, order))
+        return tracked
+
+    def lock_accounts(self, user_ids: Iterable[int]) -> None:
+        """Lock every cash account this step touches, once, in primary key order, and load the
+        users' positions in this instrument (guarded by the instrument lock)."""
+        assert not self._accounts_locked, "accounts are locked once per step, all together"
+        self._accounts_locked = True
+        wanted = set(user_ids)
+        self.accounts = cash_accounts_for_update(wanted)
+        self.positions = {
+            position.user_id: position
+            for position in Position.objects.filter(instrument=self.instrument, user_id__in=wanted)
+        }
+
+    def position(self, user_id: int) -> Position:
+        position = self.positions.get(user_id)
+        if position is None:
+            position = Position(user_id=user_id, instrument=self.instrument)
+            self.positions[user_id] = position
+        return position
+
+    # --- reservations ---------------------------------------------------------------------
+
+    def reserve(self, order: Order) -> None:
+        """Lock the cash (buys) or shares (sells) an accepted order needs."""
+        if order.side == Side.BUY:
+            amount = reservation_for(order)
+            order.reserved_amount = amount
+            self._mark(order)
+            account = self.accounts[order.user_id]
+            account.reserved_amount += amount
+            self._dirty_accounts.add(order.user_id)
+        else:
+            self.position(order.user_id).reserved_quantity += order.remaining_quantity
+            self._dirty_positions.add(order.user_id)
+
+    def close(self, order: Order, status: str) -> None:
+        """End an open order (cancelled, expired, filled) and release what it still locks."""
+        if order.side == Side.BUY:
+            if order.reserved_amount:
+                self.accounts[order.user_id].reserved_amount -= order.reserved_amount
+                self._dirty_accounts.add(order.user_id)
+                order.reserved_amount = ZERO
+        elif order.remaining_quantity:
+            self.positions[order.user_id].reserved_quantity -= order.remaining_quantity
+            self._dirty_positions.add(order.user_id)
+        order.status = status
+        order.closed_at = self.now
+        self._mark(order)
+
+    def _mark(self, order: Order) -> None:
+        order.updated_at = self.now
+        self._dirty_orders.add(order.pk)
+        self.orders.setdefault(order.pk, order)
+
+    # --- trades ---------------------------------------------------------------------------
+
+    def execute(
+        self,
+        *,
+        buy: Order,
+        sell: Order,
+        price: Decimal,
+        quantity: int,
+        kind: str,
+        aggressor_side: str = "",
+        auction: AuctionRecord | None = None,
+    ) -> Trade:
+        """One trade: shares from seller to buyer, cash the other way, fees to the platform."""
+        assert buy.user_id != sell.user_id, "self-trades are prevented before matching"
+        assert 0 < quantity <= min(buy.remaining_quantity, sell.remaining_quantity)
+        rate = Decimal(settings.MARKET_COMMISSION_RATE)
+        buyer_share = Decimal(settings.MARKET_COMMISSION_BUYER_SHARE)
+        notional = cents(price * quantity)
+        seller_fee = commission(notional, rate, 1 - buyer_share)
+        # The buyer's fee is rounded half-up per trade, but never exceeds what the order still
+        # reserves beyond its remaining shares' own reservation: a partial fill can otherwise
+        # cost a cent more than the up-rounded reservation covers (docs/market-decisions.md).
+        reserved_before = buy.reserved_amount
+        reserved_after = reservation_for(buy, buy.remaining_quantity - quantity)
+        buyer_fee = min(
+            commission(notional, rate, buyer_share), reserved_before - notional - reserved_after
+        )
+        assert buyer_fee >= 0, "a buy order's reservation covers its trades"
+
+        buyer_account = self.accounts[buy.user_id]
+        buyer_account.balance_amount -= notional + buyer_fee
+        buyer_account.reserved_amount -= reserved_before - reserved_after
+        buy.reserved_amount = reserved_after
+        seller_account = self.accounts[sell.user_id]
+        seller_account.balance_amount += notional - seller_fee
+        self._dirty_accounts.update((buy.user_id, sell.user_id))
+
+        bought = self.position(buy.user_id)
+        bought.quantity += quantity
+        bought.cost_basis_amount += notional + buyer_fee
+        sold = self.positions[sell.user_id]
+        cost_of_sold = (
+            sold.cost_basis_amount
+            if quantity == sold.quantity
+            else cents(sold.cost_basis_amount * quantity / sold.quantity)
+        )
+        sold.quantity -= quantity
+        sold.reserved_quantity -= quantity
+        sold.cost_basis_amount -= cost_of_sold
+        sold.realized_pnl_amount += notional - seller_fee - cost_of_sold
+        self._dirty_positions.update((buy.user_id, sell.user_id))
+
+        for order, fee in ((buy, buyer_fee), (sell, seller_fee)):
+            order.filled_quantity += quantity
+            order.filled_notional += notional
+            order.fees_paid += fee
+            if order.remaining_quantity == 0:
+                order.status = OrderStatus.FILLED
+                order.closed_at = self.now
+            else:
+                order.status = OrderStatus.PARTIALLY_FILLED
+            self._mark(order)
+
+        self.instrument.last_price = price
+        self.instrument.last_trade_at = self.now
+        self._instrument_changed = True
+        trade = Trade(
+            instrument=self.instrument,
+            buy_order=buy,
+            sell_order=sell,
+            buyer_id=buy.user_id,
+            seller_id=sell.user_id,
+            price=price,
+            quantity=quantity,
+            notional_amount=notional,
+            buyer_fee_amount=buyer_fee,
+            seller_fee_amount=seller_fee,
+            kind=kind,
+            aggressor_side=aggressor_side,
+            auction=auction,
+            trading_date=self.trading_date,
+            executed_at=self.now,
+        )
+        self.executions.append(Execution(trade=trade, buy_order=buy, sell_order=sell))
+        return trade
+
+    def audit(self, action: str, **kwargs: object) -> None:
+        self._audit.append(audit_event(action=action, instrument_id=self.instrument.pk, **kwargs))  # type: ignore[arg-type]
+
+    # --- writing back ---------------------------------------------------------------------
+
+    def flush(self) -> None:
+        """Write every change of this step in bulk, inside the caller's transaction."""
+        trades = [execution.trade for execution in self.executions if execution.trade.pk is None]
+        if trades:
+            Trade.objects.bulk_create(trades)
+            self._write_trade_ledger(trades)
+        orders = [self.orders[pk] for pk in sorted(self._dirty_orders)]
+        if orders:
+            Order.objects.bulk_update(orders, ORDER_FIELDS)
+        accounts = [self.accounts[user_id] for user_id in sorted(self._dirty_accounts)]
+        if accounts:
+            CashAccount.objects.bulk_update(accounts, ["balance_amount", "reserved_amount"])
+        self._write_positions()
+        if self._instrument_changed:
+            self.instrument.save(update_fields=["last_price", "last_trade_at", "updated_at"])
+        audit_write(self._audit)
+        self._dirty_orders.clear()
+        self._dirty_accounts.clear()
+        self._dirty_positions.clear()
+        self._audit = []
+        self._instrument_changed = False
+
+    def _write_positions(self) -> None:
+        changed = [self.positions[user_id] for user_id in sorted(self._dirty_positions)]
+        for position in changed:
+            position.updated_at = self.now
+        new = [position for position in changed if position.pk is None]
+        existing = [position for position in changed if position.pk is not None]
+        if new:
+            Position.objects.bulk_create(new)
+        if existing:
+            Position.objects.bulk_update(existing, POSITION_FIELDS)
+
+    def _write_trade_ledger(self, trades: list[Trade]) -> None:
+        revenue = system_account(CashAccountKind.REVENUE)
+        movements = LedgerTransaction.objects.bulk_create(
+            [
+                LedgerTransaction(kind=LedgerKind.TRADE, trade=trade, memo=_trade_memo(trade))
+                for trade in trades
+            ]
+        )
+        entries = []
+        for trade, movement in zip(trades, movements, strict=True):
+            buyer_cost = trade.notional_amount + trade.buyer_fee_amount
+            seller_proceeds = trade.notional_amount - trade.seller_fee_amount
+            entries += [
+                LedgerEntry(
+                    transaction=movement,
+                    account=self.accounts[trade.buyer_id],
+                    amount=-buyer_cost,
+                    description=f"Bought {trade.quantity} {self.instrument.symbol} @ {trade.price} incl. fee {trade.buyer_fee_amount}",
+                ),
+                LedgerEntry(
+                    transaction=movement,
+                    account=self.accounts[trade.seller_id],
+                    amount=seller_proceeds,
+                    description=f"Sold {trade.quantity} {self.instrument.symbol} @ {trade.price} less fee {trade.seller_fee_amount}",
+                ),
+                LedgerEntry(
+                    transaction=movement,
+                    account=revenue,
+                    amount=trade.buyer_fee_amount + trade.seller_fee_amount,
+                    description=f"Commission on trade {trade.pk}",
+                ),
+            ]
+        LedgerEntry.objects.bulk_create(entries)
+
+
+def _trade_memo(trade: Trade) -> str:
+    return f"Trade {trade.pk}: {trade.quantity} @ {trade.price}"

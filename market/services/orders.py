@@ -1,0 +1,476 @@
+"""Placing and cancelling orders.
+
+`book_execute` is the matching step: a batch of commands (new orders, cancels) for one
+instrument, under one lock and one transaction. Each request runs a batch of one today; the
+same function serves a sequencer that combines concurrent requests (issue: speed). A command's
+business rejection is its outcome, never an exception that would undo the rest of the batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from market import clock, locks
+from market.engine import Order as EngineOrder
+from market.engine import OrderBook
+from market.errors import (
+    DomainError,
+    DuplicateClientOrderId,
+    InstrumentDelisted,
+    InsufficientCash,
+    InsufficientShares,
+    InvalidOrder,
+    IocOutsideContinuous,
+    MarketHalted,
+    OrderNotFound,
+    OrderNotOpen,
+    SelfTrade,
+    TooManyOpenOrders,
+)
+from market.models import (
+    OPEN_STATUSES,
+    Instrument,
+    Order,
+    OrderStatus,
+    OrderType,
+    Side,
+    TimeInForce,
+    TradeKind,
+)
+from market.money import is_on_tick, protection_price, to_decimal
+from market.phases import CALL_PHASES, Phase, instrument_phase, trading_date_at
+from market.services.book import BookSession, reservation_for
+
+CLIENT_ORDER_ID_MAX_LENGTH = 64
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    user_id: int
+    side: str
+    type: str
+    quantity: int
+    price: Decimal | None
+    time_in_force: str
+    client_order_id: str | None = None
+
+    def same_content_as(self, order: Order, symbol: str) -> bool:
+        return (
+            order.instrument.symbol == symbol
+            and order.side == self.side
+            and order.type == self.type
+            and order.quantity == self.quantity
+            and order.price == self.price
+            and order.time_in_force == self.time_in_force
+        )
+
+
+@dataclass(frozen=True)
+class CancelOrder:
+    user_id: int
+    order_id: int
+
+
+Command = PlaceOrder | CancelOrder
+Outcome = Order | DomainError
+
+
+# --- entry points ---------------------------------------------------------------------------
+
+
+def order_place(
+    *,
+    user_id: int,
+    symbol: str,
+    side: str,
+    type: str = OrderType.LIMIT,
+    quantity: object,
+    price: object = None,
+    time_in_force: str = TimeInForce.DAY,
+    client_order_id: str | None = None,
+) -> Order:
+    """Validate, reserve, match and store one order. Locks: the instrument, then the cash
+    accounts of everyone the order can trade with. Returns the order with `was_replayed` set
+    when `client_order_id` repeats an earlier identical order."""
+    command = validate_place(
+        user_id=user_id,
+        side=side,
+        type=type,
+        quantity=quantity,
+        price=price,
+        time_in_force=time_in_force,
+        client_order_id=client_order_id,
+    )
+    try:
+        with transaction.atomic(durable=True):
+            instrument = locks.instrument_for_update(symbol=symbol)
+            [outcome] = book_execute(instrument, [command])
+    except IntegrityError:
+        # The same client_order_id placed at once on another instrument: the unique
+        # constraint let one through; answer as a retry would be answered.
+        if command.client_order_id is None:
+            raise
+        outcome = _replay(command, symbol.upper())
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
+
+
+def order_cancel(*, user_id: int, order_id: int) -> Order:
+    """Cancel an open order and release its reservation. Locks: the instrument, the owner's
+    cash account. Another user's order is reported as not found."""
+    instrument_id = (
+        Order.objects.filter(pk=order_id, user_id=user_id)
+        .values_list("instrument_id", flat=True)
+        .first()
+    )
+    if instrument_id is None:
+        raise OrderNotFound()
+    with transaction.atomic(durable=True):
+        instrument = locks.instrument_for_update(pk=instrument_id)
+        [outcome] = book_execute(instrument, [CancelOrder(user_id=user_id, order_id=order_id)])
+    if isinstance(outcome, DomainError):
+        raise outcome
+    return outcome
+
+
+# --- validation of the request alone --------------------------------------------------------
+
+
+def validate_place(
+    *,
+    user_id: int,
+    side: str,
+    type: str,
+    quantity: object,
+    price: object,
+    time_in_force: str,
+    client_order_id: str | None,
+) -> PlaceOrder:
+    if side not in Side.values:
+        raise InvalidOrder("Side is 'buy' or 'sell'.", field="side")
+    if type not in OrderType.values:
+        raise InvalidOrder("Type is 'limit' or 'market'.", field="type")
+    if time_in_force not in TimeInForce.values:
+        raise InvalidOrder("Time in force is 'day', 'gtc' or 'ioc'.", field="time_in_force")
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or quantity < 1:
+        raise InvalidOrder("Quantity is a whole number of shares, at least 1.", field="quantity")
+    limit = _validate_price(type, price)
+    if client_order_id is not None:
+        client_order_id = str(client_order_id)
+        if not client_order_id or len(client_order_id) > CLIENT_ORDER_ID_MAX_LENGTH:
+            raise InvalidOrder(
+                f"client_order_id has 1 to {CLIENT_ORDER_ID_MAX_LENGTH} characters.",
+                field="client_order_id",
+            )
+    return PlaceOrder(
+        user_id=user_id,
+        side=side,
+        type=type,
+        quantity=quantity,
+        price=limit,
+        time_in_force=time_in_force,
+        client_order_id=client_order_id,
+    )
+
+
+def _validate_price(type: str, price: object) -> Decimal | None:
+    if type == OrderType.MARKET:
+        if price not in (None, ""):
+            raise InvalidOrder("A market order has no price; leave it out.", field="price")
+        return None
+    if price in (None, ""):
+        raise InvalidOrder("A limit order needs a price.", field="price")
+    try:
+        limit = to_decimal(price)
+    except (TypeError, ValueError):
+        raise InvalidOrder(
+            "The price is a decimal number of dollars such as 98.50.", field="price"
+        ) from None
+    if not settings.MARKET_MIN_PRICE <= limit <= settings.MARKET_MAX_PRICE:
+        raise InvalidOrder(
+            f"The price is between {settings.MARKET_MIN_PRICE} and {settings.MARKET_MAX_PRICE:,}.",
+            field="price",
+        )
+    if not is_on_tick(limit):
+        raise InvalidOrder(f"The price {limit} is not on the $0.01 tick.", field="price")
+    return limit.quantize(Decimal("0.01"))
+
+
+# --- the matching step ----------------------------------------------------------------------
+
+
+def book_execute(
+    instrument: Instrument, commands: list[Command], *, now: datetime | None = None
+) -> list[Outcome]:
+    """Run `commands` in order against the locked `instrument`'s book; one outcome each."""
+    now = now or clock.now()
+    phase = instrument_phase(instrument, now=now)
+    session = BookSession(instrument, now=now, trading_date=trading_date_at(now))
+    places = [command for command in commands if isinstance(command, PlaceOrder)]
+    cancels = [command for command in commands if isinstance(command, CancelOrder)]
+
+    cancel_targets = {
+        order.pk: order
+        for order in session.track(
+            Order.objects.filter(
+                instrument=instrument, pk__in=[command.order_id for command in cancels]
+            )
+        )
+    }
+    book = OrderBook()
+    if phase == Phase.CONTINUOUS and places:
+        for order in session.track(_crossable_resting_orders(instrument, places)):
+            book.add_resting(_engine_order(order))
+    user_ids = {command.user_id for command in commands}
+    user_ids |= {order.user_id for order in session.orders.values()}
+    session.lock_accounts(user_ids)
+    for order in cancel_targets.values():
+        if order.is_open:
+            session.position(order.user_id)
+
+    outcomes: list[Outcome] = []
+    replays: dict[tuple[int, str], Order] = {}
+    for command in commands:
+        try:
+            if isinstance(command, CancelOrder):
+                outcomes.append(_cancel(session, book, cancel_targets, command))
+            else:
+                outcomes.append(_place(session, book, phase, command, replays))
+        except DomainError as error:
+            outcomes.append(error)
+    session.flush()
+    return outcomes
+
+
+def _crossable_resting_orders(instrument: Instrument, places: list[PlaceOrder]) -> list[Order]:
+    """Every resting order that an incoming order of the batch could trade with: asks at or
+    below the highest buy limit, bids at or above the lowest sell limit. Nothing beyond them
+    can match in this batch, so nothing else is loaded."""
+    reference = instrument.reference_price
+    buy_limits = [_limit_for(command, reference) for command in places if command.side == Side.BUY]
+    sell_limits = [
+        _limit_for(command, reference) for command in places if command.side == Side.SELL
+    ]
+    resting = Order.objects.filter(
+        instrument=instrument, status__in=OPEN_STATUSES, price__isnull=False
+    )
+    orders: list[Order] = []
+    if buy_limits:
+        orders += resting.filter(side=Side.SELL, price__lte=max(buy_limits)).order_by("price", "pk")
+    if sell_limits:
+        orders += resting.filter(side=Side.BUY, price__gte=min(sell_limits)).order_by(
+            "-price", "pk"
+        )
+    return orders
+
+
+def _limit_for(command: PlaceOrder, reference: Decimal) -> Decimal:
+    if command.price is not None:
+        return command.price
+    return protection_price(reference, command.side, Decimal(settings.MARKET_PROTECTION_RATE))
+
+
+def _engine_order(order: Order) -> EngineOrder:
+    """A saved order as the engine sees it: its rest, with its id as time priority."""
+    is_market = order.price is None
+    return EngineOrder(
+        order.pk,
+        order.side,
+        order.remaining_quantity,
+        order.price,
+        order.pk,
+        order.user_id,
+        TimeInForce.IOC if is_market else order.time_in_force,
+        protection_price=order.protection_price if is_market else None,
+    )
+
+
+def _cancel(
+    session: BookSession, book: OrderBook, targets: dict[int, Order], command: CancelOrder
+) -> Order:
+    order = targets.get(command.order_id)
+    if order is None or order.user_id != command.user_id:
+        raise OrderNotFound()
+    if not order.is_open:
+        raise OrderNotOpen(order_id=order.pk, status=order.get_status_display().lower())
+    if book.get(order.pk) is not None:
+        book.cancel(order.pk)
+    session.close(order, OrderStatus.CANCELLED)
+    session.audit("order.cancelled", actor_id=command.user_id, order_id=order.pk)
+    return order
+
+
+def _place(
+    session: BookSession,
+    book: OrderBook,
+    phase: Phase,
+    command: PlaceOrder,
+    replays: dict[tuple[int, str], Order],
+) -> Order:
+    instrument = session.instrument
+    if phase == Phase.HALTED:
+        raise MarketHalted(symbol=instrument.symbol)
+    if phase == Phase.DELISTED:
+        raise InstrumentDelisted(symbol=instrument.symbol)
+    if command.client_order_id is not None:
+        earlier = replays.get((command.user_id, command.client_order_id)) or _earlier_order(command)
+        if earlier is not None:
+            if not command.same_content_as(earlier, instrument.symbol):
+                raise DuplicateClientOrderId(
+                    client_order_id=command.client_order_id, order_id=earlier.pk
+                )
+            earlier.was_replayed = True  # type: ignore[attr-defined]
+            return earlier
+    if command.quantity > instrument.total_shares:
+        raise InvalidOrder(
+            f"Quantity is at most {instrument.total_shares:,}, the shares {instrument.symbol} has.",
+            field="quantity",
+        )
+    if command.time_in_force == TimeInForce.IOC and phase in CALL_PHASES:
+        raise IocOutsideContinuous(symbol=instrument.symbol)
+    _check_open_order_limit(command.user_id)
+
+    order = Order(
+        user_id=command.user_id,
+        instrument=instrument,
+        side=command.side,
+        type=command.type,
+        time_in_force=command.time_in_force,
+        quantity=command.quantity,
+        price=command.price,
+        client_order_id=command.client_order_id,
+        trading_date=session.trading_date,
+    )
+    if command.type == OrderType.MARKET:
+        order.protection_price = protection_price(
+            instrument.reference_price, command.side, Decimal(settings.MARKET_PROTECTION_RATE)
+        )
+    _check_self_trade(session, book, phase, order)
+    _check_funds(session, order)
+
+    order.save()
+    session.track([order])
+    session.reserve(order)
+    session.audit(
+        "order.placed",
+        actor_id=order.user_id,
+        order_id=order.pk,
+        side=order.side,
+        type=order.type,
+        quantity=order.quantity,
+        price=order.price,
+        protection_price=order.protection_price,
+        time_in_force=order.time_in_force,
+        phase=phase.value,
+    )
+    if command.client_order_id is not None:
+        replays[(command.user_id, command.client_order_id)] = order
+    if phase == Phase.CONTINUOUS:
+        _match(session, book, order)
+    return order
+
+
+def _earlier_order(command: PlaceOrder) -> Order | None:
+    return (
+        Order.objects.select_related("instrument")
+        .filter(user_id=command.user_id, client_order_id=command.client_order_id)
+        .first()
+    )
+
+
+def _replay(command: PlaceOrder, symbol: str) -> Outcome:
+    earlier = _earlier_order(command)
+    if earlier is None:
+        raise IntegrityError("order insert failed for another reason")
+    if not command.same_content_as(earlier, symbol):
+        return DuplicateClientOrderId(client_order_id=command.client_order_id, order_id=earlier.pk)
+    earlier.was_replayed = True  # type: ignore[attr-defined]
+    return earlier
+
+
+def _check_open_order_limit(user_id: int) -> None:
+    limit = settings.MARKET_MAX_OPEN_ORDERS_PER_USER
+    if Order.objects.filter(user_id=user_id, status__in=OPEN_STATUSES).count() >= limit:
+        raise TooManyOpenOrders(limit=limit)
+
+
+def _check_self_trade(session: BookSession, book: OrderBook, phase: Phase, order: Order) -> None:
+    """Nobody trades with themselves, in any phase (MARKET_RULES 3). In continuous trading the
+    loaded book holds every order this one could reach; in a call phase the database is asked."""
+    if phase == Phase.CONTINUOUS and not book.would_self_trade(_probe(order)):
+        return
+    limit = order.limit_price
+    assert limit is not None
+    reachable = Q(price__lte=limit) if order.side == Side.BUY else Q(price__gte=limit)
+    opposite = Side.SELL if order.side == Side.BUY else Side.BUY
+    # Own resting limits within reach, and own market orders waiting for the auction.
+    crossing = (
+        Order.objects.filter(
+            instrument=session.instrument,
+            user_id=order.user_id,
+            side=opposite,
+            status__in=OPEN_STATUSES,
+        )
+        .filter(reachable | Q(price__isnull=True))
+        .order_by("pk")
+        .first()
+    )
+    if crossing is not None:
+        raise SelfTrade(order_id=crossing.pk, field="price" if order.price is not None else "type")
+
+
+def _probe(order: Order) -> EngineOrder:
+    """The unsaved order as the engine sees it; -1 cannot collide with a saved order's id."""
+    return EngineOrder(
+        -1,
+        order.side,
+        order.quantity,
+        order.price,
+        2**62,
+        order.user_id,
+        TimeInForce.IOC if order.price is None else order.time_in_force,
+        protection_price=order.protection_price if order.price is None else None,
+    )
+
+
+def _check_funds(session: BookSession, order: Order) -> None:
+    if order.side == Side.BUY:
+        needed = reservation_for(order)
+        account = session.accounts[order.user_id]
+        if account.available_amount < needed:
+            raise InsufficientCash(
+                needed=needed, available=account.available_amount, field="quantity"
+            )
+    else:
+        position = session.position(order.user_id)
+        if position.available_quantity < order.quantity:
+            raise InsufficientShares(
+                needed=order.quantity, available=position.available_quantity, field="quantity"
+            )
+
+
+def _match(session: BookSession, book: OrderBook, order: Order) -> None:
+    fills = book.submit(_engine_order(order))
+    for fill in fills:
+        maker = session.orders[fill.maker_id]
+        buy, sell = (order, maker) if order.side == Side.BUY else (maker, order)
+        session.execute(
+            buy=buy,
+            sell=sell,
+            price=fill.price,
+            quantity=fill.qty,
+            kind=TradeKind.CONTINUOUS,
+            aggressor_side=order.side,
+        )
+    if order.is_open and (order.type == OrderType.MARKET or order.time_in_force == TimeInForce.IOC):
+        # Whatever an immediate-or-cancel or market order could not fill at once is cancelled.
+        if book.get(order.pk) is not None:
+            book.cancel(order.pk)
+        session.close(order, OrderStatus.CANCELLED)

@@ -1,0 +1,11 @@
+import pytest
+
+from market.services.reconcile import reconcile
+
+
+@pytest.fixture(autouse=True)
+def books_reconcile_after_each_test(request: pytest.FixtureRequest):
+    """Whatever a service test did, the market's invariants still hold afterwards."""
+    yield
+    if "db" in request.fixturenames or "transactional_db" in request.fixturenames:
+        assert [str(found) for found in reconcile()] == []
