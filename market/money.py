@@ -6,6 +6,7 @@ reservations round up so that a reservation always covers what the order can cos
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 
 CENT = Decimal("0.01")
@@ -13,12 +14,18 @@ TICK = CENT
 ZERO = Decimal("0.00")
 
 
+PLAIN_DECIMAL = re.compile(r"^-?\d{1,15}(\.\d{1,10})?$")
+
+
 def to_decimal(value: object) -> Decimal:
-    """A Decimal from a string, int or Decimal; floats are refused (they cannot hold cents)."""
-    if isinstance(value, float):
+    """A Decimal from a plain decimal string ("98.50"), an int or a Decimal. Floats are refused
+    (they cannot hold cents), and so are exponents ("1e3") and other spellings in strings."""
+    if isinstance(value, float | bool):
         raise TypeError("money is never a float; pass a string such as '98.50'")
+    if isinstance(value, str) and not PLAIN_DECIMAL.match(value.strip()):
+        raise ValueError(f"not a plain decimal number: {value!r}")
     try:
-        number = value if isinstance(value, Decimal) else Decimal(str(value))
+        number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
     except InvalidOperation as error:
         raise ValueError(f"not a number: {value!r}") from error
     if not number.is_finite():

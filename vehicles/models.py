@@ -9,10 +9,14 @@ from vehicles.validators import validate_vin
 
 
 class Vehicle(models.Model):
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="vehicles")
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="vehicles"
+    )
     make = models.CharField(max_length=60)
     model = models.CharField(max_length=60)
-    year = models.PositiveSmallIntegerField(validators=[MinValueValidator(1885), MaxValueValidator(2100)])
+    year = models.PositiveSmallIntegerField(
+        validators=[MinValueValidator(1885), MaxValueValidator(2100)]
+    )
     vin = models.CharField("VIN", max_length=17, unique=True, validators=[validate_vin])
     trim = models.CharField(max_length=60, blank=True)
     mileage = models.PositiveIntegerField(help_text="Miles on the odometer.", default=0)
@@ -27,12 +31,22 @@ class Vehicle(models.Model):
     def __str__(self) -> str:
         return f"{self.year} {self.make} {self.model}"
 
-    def get_absolute_url(self) -> str:
-        return reverse("vehicles:detail", args=[self.pk])
-
     def save(self, *args: object, **kwargs: object) -> None:
         self.vin = self.vin.upper()
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def get_absolute_url(self) -> str:
+        return reverse("vehicles:detail", args=[self.pk])
+
+    @property
+    def placeholder_url(self) -> str:
+        return reverse("vehicles:placeholder", args=[self.pk])
+
+    @property
+    def cover_url(self) -> str:
+        """The first photo, else the generated placeholder. Prefetch `photos` for lists."""
+        photos = self.photos.all()
+        return photos[0].image.url if photos else self.placeholder_url
 
 
 class VehiclePhoto(models.Model):
@@ -58,7 +72,9 @@ class VehicleSpec(models.Model):
 
     class Meta:
         ordering = ["position", "pk"]
-        constraints = [models.UniqueConstraint(fields=["vehicle", "name"], name="vehicle_spec_unique_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["vehicle", "name"], name="vehicle_spec_unique_name")
+        ]
 
     def __str__(self) -> str:
         return f"{self.name}: {self.value}"

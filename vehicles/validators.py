@@ -23,7 +23,11 @@ def vin_check_digit(vin: str) -> str:
 def validate_vin(value: str) -> None:
     vin = value.upper()
     if len(vin) != 17:
-        raise ValidationError("A VIN has exactly 17 characters; this one has %(n)s.", params={"n": len(vin)}, code="vin_length")
+        raise ValidationError(
+            "A VIN has exactly 17 characters; this one has %(n)s.",
+            params={"n": len(vin)},
+            code="vin_length",
+        )
     bad = sorted({char for char in vin if char not in _TRANSLITERATION})
     if bad:
         raise ValidationError(

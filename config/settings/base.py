@@ -85,7 +85,8 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
-ACCOUNTS_USER_REGISTERED_HOOKS: list[str] = []  # dotted paths, called as hook(user=...)
+# Called inside the sign-up transaction: open the cash account, credit demo paper money.
+ACCOUNTS_USER_REGISTERED_HOOKS: list[str] = ["market.services.ledger.cash_account_open"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
