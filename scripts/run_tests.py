@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """`make test`: lint, then the whole suite on SQLite and again on PostgreSQL, with real Redis.
 
-It installs the Debian packages it needs when they are missing (postgresql, redis-server),
+It installs the Debian packages it needs when they are missing (postgresql, redis-server,
+chromium),
 starts a throwaway PostgreSQL cluster and a redis-server on free ports under a temporary
 folder, and stops them at the end, also when a step fails. Works as root (the cluster then
 runs as the `postgres` user, since PostgreSQL refuses root) and as an ordinary user.
@@ -80,6 +81,9 @@ def ensure_packages() -> None:
         missing.append("postgresql")
     if shutil.which("redis-server") is None:
         missing.append("redis-server")
+    # The browser tests drive Debian's Chromium (a browser download would fail here).
+    if shutil.which("chromium") is None:
+        missing += ["chromium", "fonts-dejavu-core"]
     if missing:
         apt_install(missing)
 

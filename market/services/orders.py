@@ -13,10 +13,10 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db.models import Q
 
-from market import clock, locks
+from market import clock
 from market.engine import Order as EngineOrder
 from market.engine import OrderBook
 from market.errors import (
@@ -46,6 +46,7 @@ from market.models import (
 from market.money import is_on_tick, protection_price, to_decimal
 from market.phases import CALL_PHASES, Phase, instrument_phase, trading_date_at
 from market.services.book import BookSession, reservation_for
+from market.services.sequencer import sequencer
 
 CLIENT_ORDER_ID_MAX_LENGTH = 64
 
@@ -96,8 +97,9 @@ def order_place(
     client_order_id: str | None = None,
 ) -> Order:
     """Validate, reserve, match and store one order. Locks: the instrument, then the cash
-    accounts of everyone the order can trade with. Returns the order with `was_replayed` set
-    when `client_order_id` repeats an earlier identical order."""
+    accounts of everyone the order can trade with. Runs in the instrument's next combined batch
+    (market/services/sequencer.py) and returns once that batch has committed. Returns the order
+    with `was_replayed` set when `client_order_id` repeats an earlier identical order."""
     command = validate_place(
         user_id=user_id,
         side=side,
@@ -108,9 +110,7 @@ def order_place(
         client_order_id=client_order_id,
     )
     try:
-        with transaction.atomic(durable=True):
-            instrument = locks.instrument_for_update(symbol=symbol)
-            [outcome] = book_execute(instrument, [command])
+        outcome = sequencer.submit(symbol.upper(), command)
     except IntegrityError:
         # The same client_order_id placed at once on another instrument: the unique
         # constraint let one through; answer as a retry would be answered.
@@ -119,25 +119,23 @@ def order_place(
         outcome = _replay(command, symbol.upper())
     if isinstance(outcome, DomainError):
         raise outcome
-    return outcome
+    return outcome  # type: ignore[return-value]
 
 
 def order_cancel(*, user_id: int, order_id: int) -> Order:
     """Cancel an open order and release its reservation. Locks: the instrument, the owner's
     cash account. Another user's order is reported as not found."""
-    instrument_id = (
+    symbol = (
         Order.objects.filter(pk=order_id, user_id=user_id)
-        .values_list("instrument_id", flat=True)
+        .values_list("instrument__symbol", flat=True)
         .first()
     )
-    if instrument_id is None:
+    if symbol is None:
         raise OrderNotFound()
-    with transaction.atomic(durable=True):
-        instrument = locks.instrument_for_update(pk=instrument_id)
-        [outcome] = book_execute(instrument, [CancelOrder(user_id=user_id, order_id=order_id)])
+    outcome = sequencer.submit(symbol, CancelOrder(user_id=user_id, order_id=order_id))
     if isinstance(outcome, DomainError):
         raise outcome
-    return outcome
+    return outcome  # type: ignore[return-value]
 
 
 # --- validation of the request alone --------------------------------------------------------

@@ -1,0 +1,112 @@
+"""Flat combining: concurrent commands for one instrument share one lock, one transaction and
+one commit.
+
+A transaction per order that holds the book lock through its commit cannot pass ~300 orders/s
+on one instrument: the lock is held while the commit waits for the disk. Here, within a process,
+the first request thread for an instrument becomes its combiner: it takes every command queued
+for that instrument (its own and those that arrived meanwhile), runs them as one batch through
+`book_execute`, hands each waiting thread its outcome, and passes the combiner role to a
+waiting thread if more commands arrived, so no request serves others for long. Across processes
+the instrument row lock still serializes batches. Every acknowledged order is durable: the
+outcome is handed back only after its batch has committed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+
+from market import locks
+from market.errors import DomainError
+
+MAX_BATCH = 256
+
+
+@dataclass(eq=False)
+class _Slot:
+    command: object
+    done: threading.Event = field(default_factory=threading.Event)
+    outcome: object = None
+    error: BaseException | None = None
+    # Set when this waiting thread is handed the combiner role instead of an outcome.
+    must_combine: bool = False
+
+    def result(self) -> object:
+        if self.error is not None:
+            raise self.error
+        return self.outcome
+
+
+BatchRunner = Callable[[str, list[object]], list[object]]
+
+
+class Sequencer:
+    def __init__(self, run_batch: BatchRunner):
+        self._run_batch = run_batch
+        self._lock = threading.Lock()
+        self._queues: dict[str, list[_Slot]] = defaultdict(list)
+        self._combining: set[str] = set()
+
+    def submit(self, key: str, command: object) -> object:
+        """Run `command` in the next batch for `key`; return its outcome once committed."""
+        slot = _Slot(command)
+        with self._lock:
+            self._queues[key].append(slot)
+            leads = key not in self._combining
+            if leads:
+                self._combining.add(key)
+        if not leads:
+            slot.done.wait()
+            if not slot.must_combine:
+                return slot.result()
+        self._combine(key)
+        return slot.result()
+
+    def _combine(self, key: str) -> None:
+        with self._lock:
+            batch = self._queues[key][:MAX_BATCH]
+            del self._queues[key][: len(batch)]
+        try:
+            outcomes = self._run_batch(key, [slot.command for slot in batch])
+        except BaseException as error:  # handed to every waiting request, none is left hanging
+            for slot in batch:
+                slot.error = error
+        else:
+            for slot, outcome in zip(batch, outcomes, strict=True):
+                slot.outcome = outcome
+        with self._lock:
+            successor = self._queues[key][0] if self._queues[key] else None
+            if successor is None:
+                self._combining.discard(key)
+                self._queues.pop(key, None)
+            else:
+                successor.must_combine = True
+        for slot in batch:
+            slot.done.set()
+        if successor is not None:
+            successor.done.set()
+
+
+def run_instrument_batch(symbol: str, commands: list[object]) -> list[object]:
+    """One transaction for the whole batch. If the batch hits a uniqueness race (the same
+    client_order_id sent at once on two instruments), each command is rerun on its own, so one
+    command's conflict never fails the others."""
+    from market.services.orders import book_execute
+
+    try:
+        with transaction.atomic(durable=True):
+            instrument = locks.instrument_for_update(symbol=symbol)
+            return list(book_execute(instrument, commands))  # type: ignore[arg-type]
+    except DomainError as error:
+        return [error] * len(commands)
+    except IntegrityError:
+        if len(commands) == 1:
+            raise
+        return [run_instrument_batch(symbol, [command])[0] for command in commands]
+
+
+sequencer = Sequencer(run_instrument_batch)

@@ -1,0 +1,86 @@
+"""The flat combiner, with a fake batch runner: no database needed."""
+
+import threading
+import time
+
+import pytest
+
+from market.services.sequencer import Sequencer
+
+
+class SlowRunner:
+    """Records each batch; the first one waits so that others queue up behind it."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[object]] = []
+        self.first_started = threading.Event()
+        self.release_first = threading.Event()
+
+    def __call__(self, key: str, commands: list[object]) -> list[object]:
+        self.batches.append(list(commands))
+        if len(self.batches) == 1:
+            self.first_started.set()
+            self.release_first.wait(timeout=5)
+        return [f"{key}:{command}" for command in commands]
+
+
+def submit_in_threads(
+    sequencer: Sequencer, commands: list[int], results: dict[int, object]
+) -> list[threading.Thread]:
+    def run(command: int) -> None:
+        results[command] = sequencer.submit("CAR", command)
+
+    threads = [threading.Thread(target=run, args=(command,)) for command in commands]
+    for thread in threads:
+        thread.start()
+    return threads
+
+
+def test_commands_arriving_while_a_batch_runs_share_the_next_batch():
+    runner = SlowRunner()
+    sequencer = Sequencer(runner)
+    results: dict[int, object] = {}
+    first = submit_in_threads(sequencer, [0], results)
+    assert runner.first_started.wait(timeout=5)
+
+    waiting = submit_in_threads(sequencer, list(range(1, 11)), results)
+    deadline = time.monotonic() + 5
+    while len(sequencer._queues["CAR"]) < 10 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    runner.release_first.set()
+    for thread in first + waiting:
+        thread.join(timeout=5)
+
+    assert [len(batch) for batch in runner.batches] == [1, 10]
+    assert results == {command: f"CAR:{command}" for command in range(11)}
+    assert not sequencer._combining
+
+
+def test_a_failing_batch_fails_each_of_its_commands_and_the_next_batch_still_runs():
+    calls: list[list[object]] = []
+
+    def runner(key: str, commands: list[object]) -> list[object]:
+        calls.append(commands)
+        if "boom" in commands:
+            raise RuntimeError("database gone")
+        return commands
+
+    sequencer = Sequencer(runner)
+
+    with pytest.raises(RuntimeError):
+        sequencer.submit("CAR", "boom")
+    assert sequencer.submit("CAR", "fine") == "fine"
+
+
+def test_instruments_are_combined_separately():
+    keys: list[str] = []
+
+    def runner(key: str, commands: list[object]) -> list[object]:
+        keys.append(key)
+        return commands
+
+    sequencer = Sequencer(runner)
+
+    assert sequencer.submit("AAA", 1) == 1
+    assert sequencer.submit("BBB", 2) == 2
+    assert keys == ["AAA", "BBB"]
