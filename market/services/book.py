@@ -33,6 +33,7 @@ from market.models import (
 )
 from market.money import ZERO, buy_reservation, cents, commission
 from market.services.audit import audit_event, audit_write
+from market.services.bulk import bulk_update_rows
 from market.services.ledger import system_account
 
 ORDER_FIELDS = [
@@ -256,10 +257,10 @@ class BookSession:
             self._write_trade_ledger(trades)
         orders = [self.orders[pk] for pk in sorted(self._dirty_orders)]
         if orders:
-            Order.objects.bulk_update(orders, ORDER_FIELDS)
+            bulk_update_rows(orders, ORDER_FIELDS)
         accounts = [self.accounts[user_id] for user_id in sorted(self._dirty_accounts)]
         if accounts:
-            CashAccount.objects.bulk_update(accounts, ["balance_amount", "reserved_amount"])
+            bulk_update_rows(accounts, ["balance_amount", "reserved_amount"])
         self._write_positions()
         if self._instrument_changed:
             self.instrument.save(update_fields=["last_price", "last_trade_at", "updated_at"])
@@ -279,7 +280,7 @@ class BookSession:
         if new:
             Position.objects.bulk_create(new)
         if existing:
-            Position.objects.bulk_update(existing, POSITION_FIELDS)
+            bulk_update_rows(existing, POSITION_FIELDS)
 
     def _write_trade_ledger(self, trades: list[Trade]) -> None:
         revenue = system_account(CashAccountKind.REVENUE)

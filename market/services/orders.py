@@ -220,6 +220,8 @@ def book_execute(
             Order.objects.filter(
                 instrument=instrument, pk__in=[command.order_id for command in cancels]
             )
+            if cancels
+            else []
         )
     }
     book = OrderBook()
