@@ -7,9 +7,10 @@ the whole matching step; this writes the same rows with one plain statement per 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import connections, router
-from django.db.models import Model
+from django.db.models import Field, Model
 
 CHUNK = 500
 
@@ -21,13 +22,14 @@ def bulk_update_rows(objects: Sequence[Model], fields: Sequence[str]) -> None:
     meta = model._meta
     connection = connections[router.db_for_write(model)]
     quote = connection.ops.quote_name
-    model_fields = [meta.get_field(name) for name in fields]
-    columns = [meta.pk.column] + [field.column for field in model_fields]  # type: ignore[union-attr]
+    model_fields: list[Field[Any, Any]] = [meta.get_field(name) for name in fields]
+    pk_field: Field[Any, Any] = meta.pk  # type: ignore[assignment]
+    columns = [pk_field.column] + [field.column for field in model_fields]
     is_postgres = connection.vendor == "postgresql"
     # PostgreSQL infers a VALUES list's column types from text; say them.
     casts = [
         f"::{field.db_type(connection)}" if is_postgres else ""
-        for field in [meta.pk, *model_fields]  # type: ignore[list-item]
+        for field in [pk_field, *model_fields]
     ]
     row = "(" + ", ".join(f"%s{cast}" for cast in casts) + ")"
     table = quote(meta.db_table)
@@ -37,19 +39,20 @@ def bulk_update_rows(objects: Sequence[Model], fields: Sequence[str]) -> None:
     else:
         # SQLite names a VALUES list's columns column1, column2, ...
         names = ", ".join(f"column{n} AS {quote(column)}" for n, column in enumerate(columns, 1))
-        source = f"(SELECT {names} FROM (VALUES {{rows}})) AS v"
-    pk = quote(meta.pk.column)  # type: ignore[union-attr]
+        source = f"(SELECT {names} FROM (VALUES {{rows}})) AS v"  # noqa: S608 - names from model metadata
+    pk = quote(pk_field.column)
     with connection.cursor() as cursor:
         for start in range(0, len(objects), CHUNK):
             chunk = objects[start : start + CHUNK]
-            params: list[object] = []
+            params: list[Any] = []
             for instance in chunk:
                 params.append(instance.pk)
                 for field in model_fields:
                     value = getattr(instance, field.attname)
                     params.append(field.get_db_prep_save(value, connection))
+            # Identifiers come from model metadata; every value is a query parameter.
             sql = (
-                f"UPDATE {table} SET {assignments} FROM "
+                f"UPDATE {table} SET {assignments} FROM "  # noqa: S608
                 + source.format(rows=", ".join([row] * len(chunk)))
                 + f" WHERE {table}.{pk} = v.{pk}"
             )
