@@ -7,7 +7,7 @@ the whole matching step; this writes the same rows with one plain statement per 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from django.db import connections, router
 from django.db.models import Field, Model
@@ -22,8 +22,8 @@ def bulk_update_rows(objects: Sequence[Model], fields: Sequence[str]) -> None:
     meta = model._meta
     connection = connections[router.db_for_write(model)]
     quote = connection.ops.quote_name
-    model_fields: list[Field[Any, Any]] = [meta.get_field(name) for name in fields]
-    pk_field: Field[Any, Any] = meta.pk  # type: ignore[assignment]
+    model_fields = [cast(Field[Any, Any], meta.get_field(name)) for name in fields]
+    pk_field = cast(Field[Any, Any], meta.pk)
     columns = [pk_field.column] + [field.column for field in model_fields]
     is_postgres = connection.vendor == "postgresql"
     # PostgreSQL infers a VALUES list's column types from text; say them.
