@@ -22,8 +22,8 @@ def bulk_update_rows(objects: Sequence[Model], fields: Sequence[str]) -> None:
     meta = model._meta
     connection = connections[router.db_for_write(model)]
     quote = connection.ops.quote_name
-    model_fields = [cast(Field[Any, Any], meta.get_field(name)) for name in fields]
-    pk_field = cast(Field[Any, Any], meta.pk)
+    model_fields = [cast("Field[Any, Any]", meta.get_field(name)) for name in fields]
+    pk_field = cast("Field[Any, Any]", meta.pk)
     columns = [pk_field.column] + [field.column for field in model_fields]
     is_postgres = connection.vendor == "postgresql"
     # PostgreSQL infers a VALUES list's column types from text; say them.
