@@ -245,6 +245,12 @@ def book_execute(
                 outcomes.append(_place(session, book, phase, command, replays))
         except DomainError as error:
             outcomes.append(error)
+            session.audit(
+                "order.rejected" if isinstance(command, PlaceOrder) else "order.cancel_refused",
+                actor_id=command.user_id,
+                code=error.code,
+                detail=error.detail,
+            )
     session.flush()
     return outcomes
 

@@ -16,6 +16,7 @@ from market.errors import (
     SelfTrade,
 )
 from market.models import (
+    AuditEvent,
     CashAccount,
     CashAccountKind,
     InstrumentStatus,
@@ -317,3 +318,14 @@ def test_fee_rounding_never_takes_more_than_the_reservation(continuous_instrumen
     assert cash(buyer).balance_amount >= Decimal("0.00")
     assert cash(buyer).reserved_amount == Decimal("0.00")
     assert bid.fees_paid <= Decimal("1.97")
+
+
+def test_a_rejected_order_is_audited_with_its_reason(continuous_instrument, make_trader):
+    instrument = continuous_instrument()
+    buyer = make_trader(cash="10.00")
+
+    with pytest.raises(InsufficientCash):
+        place(buyer, instrument, "buy", 10, "100.00")
+
+    event = AuditEvent.objects.get(action="order.rejected")
+    assert (event.actor_id, event.data["code"]) == (buyer.pk, "insufficient_cash")
