@@ -16,10 +16,14 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# The demo clock: a whole trading day every MARKET_DEMO_DAY_SECONDS (0: the real clock), from
+# the instant in .demo-epoch, written on the first run so that the clock survives restarts.
+run: export MARKET_DEMO_DAY_SECONDS ?= 600
 run: install
+	@test -s .demo-epoch || date -u +%Y-%m-%dT%H:%M:%SZ > .demo-epoch
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo --if-empty
-	$(PY) manage.py runserver $(HOST):$(PORT)
+	MARKET_DEMO_EPOCH="$${MARKET_DEMO_EPOCH:-$$(cat .demo-epoch)}" $(PY) manage.py seed_demo --if-empty
+	MARKET_DEMO_EPOCH="$${MARKET_DEMO_EPOCH:-$$(cat .demo-epoch)}" $(PY) manage.py serve $(HOST):$(PORT)
 
 test: install
 	$(PY) scripts/run_tests.py $(ARGS)

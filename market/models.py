@@ -468,3 +468,79 @@ class AuditEvent(ImmutableModel):
 
     def __str__(self) -> str:
         return f"{self.action} #{self.pk}"
+
+
+# --- Real-time streams (MARKET_RULES 9, docs/realtime.md) ------------------------------------
+
+
+class MarketEvent(models.Model):
+    """The transactional outbox: one message for a stream, written in the same transaction as
+    the change it describes (market/outbox.py) and published after commit (market/relay.py).
+
+    `seq` is the stream's sequence number, given when the relay publishes the row. The
+    markers `book`, `ticker` and `indicative` carry no data: the relay coalesces them into
+    state messages computed at publish time, stored as rows of their own (published, with a
+    seq), while the markers themselves are marked published without one. So the published
+    rows with a seq are exactly the messages the stream sent, in order."""
+
+    stream = models.CharField(max_length=40, db_index=True)
+    type = models.CharField(max_length=20)
+    data = models.JSONField(default=dict)
+    seq = models.BigIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [
+            # The relay's work list: what a stream still has to publish, in order.
+            models.Index(
+                fields=["stream", "id"],
+                condition=Q(published_at__isnull=True),
+                name="market_event_unpublished",
+            ),
+            # A consumer filling a gap: the messages a stream sent after a sequence number.
+            models.Index(
+                fields=["stream", "seq"], condition=Q(seq__isnull=False), name="market_event_seq"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stream} {self.type} #{self.pk} seq={self.seq}"
+
+
+class StreamCursor(models.Model):
+    """The last sequence number a stream published. Its row lock serializes the relays of one
+    stream, so sequence numbers follow each other without gaps or repeats."""
+
+    stream = models.CharField(max_length=40, primary_key=True)
+    last_seq = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.stream} @ {self.last_seq}"
+
+
+class Notification(models.Model):
+    """Something a user should hear about: a fill, an expired or cancelled order, an auction
+    result, a listing. Written with the change, pushed on the user's stream after commit."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=30)
+    title = models.CharField(max_length=120)
+    text = models.CharField(max_length=500, blank=True)
+    data = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["user", "-id"], name="notification_user_recent")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind}: {self.title}"
+
+
+from market.rollup_models import *  # noqa: E402,F403

@@ -24,6 +24,7 @@ def test_admin_login_page_renders(client):
     assert response.status_code == 200
 
 
+@pytest.mark.django_db
 def test_health_endpoint_answers_without_auth_or_database(client, django_assert_num_queries):
     with django_assert_num_queries(0):
         response = client.get("/api/v1/health/")

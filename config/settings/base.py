@@ -87,6 +87,10 @@ LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "home"
 # Called inside the sign-up transaction: open the cash account, credit demo paper money.
 ACCOUNTS_USER_REGISTERED_HOOKS: list[str] = ["market.services.ledger.cash_account_open"]
+# The market's parts of other apps' pages (accounts/hooks.py): the vehicle page's trading tabs
+# or "Start trading", and the account page's cash and ledger.
+VEHICLES_DETAIL_SECTIONS: list[str] = ["market.page_sections.vehicle_market_section"]
+ACCOUNTS_PAGE_SECTIONS: list[str] = ["market.page_sections.account_cash_section"]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -197,5 +201,13 @@ MARKET_DEMO_DAY_SECONDS = env.int("MARKET_DEMO_DAY_SECONDS", default=0)
 MARKET_DEMO_EPOCH = env("MARKET_DEMO_EPOCH", default="")  # ISO datetime+offset; "" = 00:00Z today
 MARKET_DEMO_START_DATE = env("MARKET_DEMO_START_DATE", default="")  # ISO date; "" = epoch's date
 MARKET_SIMULATOR_ENABLED = env.bool("MARKET_SIMULATOR_ENABLED", default=False)
+# Simulated traders (docs/demo.md): actions per second, and a seed to replay them ("": random).
+MARKET_SIMULATOR_RATE = env.int("MARKET_SIMULATOR_RATE", default=4)
+MARKET_SIMULATOR_SEED = env("MARKET_SIMULATOR_SEED", default="")
 # Run the market clock inside the web process (embedded mode); production uses Celery beat.
 MARKET_EMBEDDED_CLOCK = env.bool("MARKET_EMBEDDED_CLOCK", default=not REDIS_URL)
+# Real-time streams (docs/realtime.md): the book, ticker and indicative messages of an
+# instrument go out at most once per this many milliseconds (the latest state always follows);
+# published outbox events are kept this long for consumers that fill gaps.
+MARKET_STREAM_STATE_INTERVAL_MS = env.int("MARKET_STREAM_STATE_INTERVAL_MS", default=100)
+MARKET_OUTBOX_RETENTION_HOURS = env.int("MARKET_OUTBOX_RETENTION_HOURS", default=24)

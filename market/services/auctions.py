@@ -28,6 +28,7 @@ from market.models import (
     TimeInForce,
     TradeKind,
 )
+from market.outbox import record_auction
 from market.services.book import BookSession
 
 logger = logging.getLogger(__name__)
@@ -114,6 +115,7 @@ def auction_run(
             auction_id=record.pk,
         )
         session.flush()
+        record_auction(auction=record, instrument=instrument, participant_ids={order.user_id for order in orders}, now=now)  # fmt: skip  # real-time streams
     logger.info(
         "%s %s auction %s: %s @ %s",
         instrument.symbol,

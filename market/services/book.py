@@ -32,6 +32,7 @@ from market.models import (
     Trade,
 )
 from market.money import ZERO, buy_reservation, cents, commission
+from market.outbox import record_book_step
 from market.services.audit import audit_event, audit_write
 from market.services.bulk import bulk_update_rows
 from market.services.ledger import system_account
@@ -95,6 +96,7 @@ class BookSession:
         self._audit: list[AuditEvent] = []
         self._instrument_changed = False
         self._accounts_locked = False
+        self.placed: list[Order] = []  # accepted this step, for the real-time streams
 
     # --- loading --------------------------------------------------------------------------
 
@@ -127,6 +129,7 @@ class BookSession:
 
     def reserve(self, order: Order) -> None:
         """Lock the cash (buys) or shares (sells) an accepted order needs."""
+        self.placed.append(order)  # real-time streams (market/outbox.py)
         if order.side == Side.BUY:
             amount = reservation_for(order)
             order.reserved_amount = amount
@@ -265,6 +268,8 @@ class BookSession:
         if self._instrument_changed:
             self.instrument.save(update_fields=["last_price", "last_trade_at", "updated_at"])
         audit_write(self._audit)
+        placed, self.placed = self.placed, []
+        record_book_step(instrument=self.instrument, trades=trades, orders=[*orders, *placed], accounts=accounts, positions=[self.positions[user_id] for user_id in sorted(self._dirty_positions)])  # fmt: skip  # real-time streams (market/outbox.py)
         self._dirty_orders.clear()
         self._dirty_accounts.clear()
         self._dirty_positions.clear()

@@ -24,6 +24,7 @@ from market.models import (
     Order,
     OrderStatus,
 )
+from market.outbox import record_phase
 from market.phases import Phase, instrument_phase
 from market.services.auctions import auction_run
 from market.services.audit import audit_log
@@ -85,8 +86,11 @@ def market_halt(*, symbol: str, actor_id: int | None = None) -> Instrument:
 def market_resume(
     *, symbol: str, actor_id: int | None = None, now: datetime | None = None
 ) -> Instrument:
-    """Re-open a halted instrument through an auction of the orders collected meanwhile."""
+    """Re-open a halted instrument through an auction of the orders collected meanwhile.
+    An instrument that is not halted is left as it is."""
     now = now or clock.now()
+    if _instrument(symbol).status != InstrumentStatus.HALTED:
+        return _instrument(symbol)
     instrument = _set_status(symbol, InstrumentStatus.ACTIVE, "market.resume", actor_id)
     day = get_calendar().session_at(now).trading_date
     if instrument_phase(instrument, now=now) == Phase.CONTINUOUS:
@@ -127,6 +131,7 @@ def market_delist(
         instrument.save(update_fields=["status", "updated_at"])
         session.audit("market.delist", actor_id=actor_id, cancelled_orders=len(orders))
         session.flush()
+        record_phase(instrument=instrument, cause="delist", now=now)  # real-time streams
     return instrument
 
 
@@ -152,6 +157,7 @@ def _set_status(symbol: str, status: str, action: str, actor_id: int | None) -> 
         audit_log(
             action=action, actor_id=actor_id, instrument_id=instrument.pk, previous_status=previous
         )
+        record_phase(instrument=instrument, cause=action.removeprefix("market."))  # real-time streams
     return instrument
 
 

@@ -16,6 +16,7 @@ from market.errors import InsufficientCash, InvalidAmount
 from market.locks import cash_accounts_for_update
 from market.models import CashAccount, CashAccountKind, LedgerEntry, LedgerKind, LedgerTransaction
 from market.money import ZERO, cents, to_decimal
+from market.outbox import record_account
 from market.services.audit import audit_log
 
 MAX_MOVEMENT = Decimal("100000000.00")
@@ -139,6 +140,7 @@ def _move(
         ]
     )
     CashAccount.objects.filter(pk=account.pk).update(balance_amount=F("balance_amount") + amount)
+    record_account(user_id=user_id, balance_amount=account.balance_amount + amount, reserved_amount=account.reserved_amount)  # fmt: skip  # real-time streams (market/outbox.py)
     audit_log(
         action=f"cash.{kind}",
         actor_id=actor_id,

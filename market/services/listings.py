@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
@@ -13,6 +14,7 @@ from market.calendar import SessionPhase, get_calendar
 from market.errors import AlreadyListed, InvalidOrder, NotVehicleOwner, SymbolTaken
 from market.models import Instrument, Position
 from market.money import cents, is_on_tick, to_decimal
+from market.outbox import record_listing
 from market.services.audit import audit_log
 from vehicles.models import Vehicle
 
@@ -40,10 +42,12 @@ def instrument_list(
     symbol: str | None = None,
     total_shares: object = None,
     listing_price: object = None,
+    now: datetime | None = None,
 ) -> Instrument:
     """Start trading a vehicle. Its owner receives every share at the listing price, as a
     contribution (never profit); the instrument first trades in the next opening auction.
-    Locks: none beyond the new rows (the symbol and the vehicle are unique)."""
+    Locks: none beyond the new rows (the symbol and the vehicle are unique). `now` (default:
+    the market clock) lists it at another market time, e.g. the demo seed's day of history."""
     if vehicle.owner_id != user_id:
         raise NotVehicleOwner()
     if Instrument.objects.filter(vehicle=vehicle).exists():
@@ -53,7 +57,7 @@ def instrument_list(
     symbol = (symbol or "").strip().upper() or symbol_suggest(vehicle)
     if not SYMBOL_PATTERN.match(symbol):
         raise InvalidOrder("A symbol has 3 to 12 letters or digits.", field="symbol")
-    now = clock.now()
+    now = now or clock.now()
     session = get_calendar().session_at(now)
     first_day = (
         session.trading_date
@@ -69,7 +73,7 @@ def instrument_list(
                 listing_price=price,
                 first_trading_date=first_day,
             )
-            Position.objects.create(
+            position = Position.objects.create(
                 user_id=user_id,
                 instrument=instrument,
                 quantity=shares,
@@ -84,6 +88,7 @@ def instrument_list(
                 listing_price=price,
                 first_trading_date=first_day,
             )
+            record_listing(instrument=instrument, position=position, now=now)  # real-time streams
     except IntegrityError:
         if Instrument.objects.filter(vehicle=vehicle).exists():
             raise AlreadyListed(symbol=Instrument.objects.get(vehicle=vehicle).symbol) from None

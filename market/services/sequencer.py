@@ -9,6 +9,12 @@ for that instrument (its own and those that arrived meanwhile), runs them as one
 waiting thread if more commands arrived, so no request serves others for long. Across processes
 the instrument row lock still serializes batches. Every acknowledged order is durable: the
 outcome is handed back only after its batch has committed.
+
+The waiting requests get their outcomes, and the next combiner its turn, the moment the batch
+commits: before the batch's other after-commit work (the real-time relay, market/relay.py),
+which the combiner then does on its own time. Otherwise every request of the batch, and the
+instrument's next batch in this process, would wait for one relay transaction per stream the
+batch touched (make bench measured it; docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -42,11 +48,20 @@ class _Slot:
 
 
 BatchRunner = Callable[[str, list[object]], list[object]]
+# A runner that also takes a callback to call with the outcomes as soon as the batch commits.
+ReleasingBatchRunner = Callable[[str, list[object], Callable[[list[object]], None]], list[object]]
 
 
 class Sequencer:
-    def __init__(self, run_batch: BatchRunner):
+    def __init__(
+        self,
+        run_batch: BatchRunner | None = None,
+        *,
+        run_releasing_batch: ReleasingBatchRunner | None = None,
+    ):
+        assert (run_batch is None) != (run_releasing_batch is None), "one batch runner"
         self._run_batch = run_batch
+        self._run_releasing_batch = run_releasing_batch
         self._lock = threading.Lock()
         self._queues: dict[str, list[_Slot]] = defaultdict(list)
         self._combining: set[str] = set()
@@ -70,14 +85,37 @@ class Sequencer:
         with self._lock:
             batch = self._queues[key][:MAX_BATCH]
             del self._queues[key][: len(batch)]
+        released = False
+
+        def release(outcomes: list[object]) -> None:
+            nonlocal released
+            for slot, outcome in zip(batch, outcomes, strict=True):
+                slot.outcome = outcome
+            released = True
+            self._hand_off(key, batch)
+
+        commands = [slot.command for slot in batch]
         try:
-            outcomes = self._run_batch(key, [slot.command for slot in batch])
+            if self._run_releasing_batch is not None:
+                outcomes = self._run_releasing_batch(key, commands, release)
+            else:
+                assert self._run_batch is not None
+                outcomes = self._run_batch(key, commands)
         except BaseException as error:  # handed to every waiting request, none is left hanging
+            if released:
+                # The batch committed and its outcomes are out; the work after the commit failed.
+                raise
             for slot in batch:
                 slot.error = error
         else:
+            if released:
+                return
             for slot, outcome in zip(batch, outcomes, strict=True):
                 slot.outcome = outcome
+        self._hand_off(key, batch)
+
+    def _hand_off(self, key: str, batch: list[_Slot]) -> None:
+        """Wake the batch's requests and pass the combiner role to the next waiting one."""
         with self._lock:
             successor = self._queues[key][0] if self._queues[key] else None
             if successor is None:
@@ -91,16 +129,28 @@ class Sequencer:
             successor.done.set()
 
 
-def run_instrument_batch(symbol: str, commands: list[object]) -> list[object]:
+def run_instrument_batch(
+    symbol: str,
+    commands: list[object],
+    committed: Callable[[list[object]], None] | None = None,
+) -> list[object]:
     """One transaction for the whole batch. If the batch hits a uniqueness race (the same
     client_order_id sent at once on two instruments), each command is rerun on its own, so one
-    command's conflict never fails the others."""
+    command's conflict never fails the others.
+
+    `committed` is called with the outcomes right after the commit, before the after-commit
+    work the batch registered (it is registered first, and Django runs them in order); not at
+    all when the batch rolls back."""
     from market.services.orders import book_execute
 
     try:
         with transaction.atomic(durable=True):
+            outcomes: list[object] = []
+            if committed is not None:
+                transaction.on_commit(lambda: committed(outcomes))
             instrument = locks.instrument_for_update(symbol=symbol)
-            return list(book_execute(instrument, commands))  # type: ignore[arg-type]
+            outcomes += book_execute(instrument, commands)  # type: ignore[arg-type]
+            return outcomes
     except DomainError as error:
         return [error] * len(commands)
     except IntegrityError:
@@ -109,4 +159,4 @@ def run_instrument_batch(symbol: str, commands: list[object]) -> list[object]:
         return [run_instrument_batch(symbol, [command])[0] for command in commands]
 
 
-sequencer = Sequencer(run_instrument_batch)
+sequencer = Sequencer(run_releasing_batch=run_instrument_batch)

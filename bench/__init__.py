@@ -1,0 +1,1 @@
+"""Benchmarks: `make bench` (scripts/run_bench.py) runs them; docs/benchmarks.md explains them."""

@@ -1,0 +1,18 @@
+"""`make bench`: the production settings, served over plain HTTP on the loopback.
+
+Everything that shapes the measured work stays as in production (PostgreSQL, Redis, the
+channel layer, DRF, the middleware, DEBUG off); only what needs TLS in front goes: the HTTPS
+redirect, HSTS and the secure-only cookies. scripts/run_bench.py sets DATABASE_URL, REDIS_URL and
+a throwaway SECRET_KEY.
+"""
+
+from config.settings.production import *  # noqa: F403
+
+DEBUG = False
+SECURE_SSL_REDIRECT = False
+SECURE_HSTS_SECONDS = 0
+SECURE_HSTS_INCLUDE_SUBDOMAINS = False
+SECURE_HSTS_PRELOAD = False
+SESSION_COOKIE_SECURE = False
+CSRF_COOKIE_SECURE = False
+ALLOWED_HOSTS = ["127.0.0.1", "localhost"]

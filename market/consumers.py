@@ -1,0 +1,326 @@
+"""WebSocket streams (MARKET_RULES 9, docs/realtime.md).
+
+`/ws/instruments/<SYMBOL>/` (public) and `/ws/me/` (private: the session's user, or `?token=`).
+On connect a consumer joins its stream's group FIRST, then sends `{"type": "snapshot", "seq": S,
+"data": {...}}` with S the stream's last published sequence number (read before the state, so
+the state is at least that new), then forwards the group's messages with seq > S, in order.
+A client sends `{"type": "snapshot"}` for a fresh one.
+
+The consumer also keeps its stream whole where the channel layer does not: a message that skips
+sequence numbers is preceded by the missing ones, read from the outbox (or, when they are no
+longer kept, replaced by a fresh snapshot); when Redis goes away the consumer waits for it,
+joins its group again and catches up from the outbox. Shortly after connecting it checks once
+for a message published between joining and the snapshot that the group did not deliver.
+
+Close codes: 4404 unknown symbol, 4401 not authenticated (or the session logged out).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.contrib.auth import user_logged_out
+from django.contrib.auth.models import AnonymousUser
+from django.dispatch import receiver
+from redis.exceptions import RedisError
+
+from market import broadcast, relay
+
+logger = logging.getLogger(__name__)
+
+CLOSE_UNKNOWN_SYMBOL = 4404
+CLOSE_UNAUTHENTICATED = 4401
+# After connecting, look once for a message that was sent while we were joining.
+CATCH_UP_DELAY_SECONDS = 1.0
+# Waiting for a channel layer that went away: first and longest pause between tries.
+RETRY_FIRST_SECONDS = 0.1
+RETRY_MAX_SECONDS = 2.0
+LAYER_ERRORS = (OSError, RedisError, TimeoutError)
+SNAPSHOT_REUSE_SECONDS = 1.0
+# Re-join the group this often: Redis forgets a membership after a day (channels_redis
+# group_expiry), and a quiet stream gets its catch-up check.
+REJOIN_SECONDS = 600.0
+
+_snapshots: dict[str, tuple[int, float, dict[str, Any]]] = {}
+_snapshots_lock = threading.Lock()
+
+
+class StreamConsumer(AsyncJsonWebsocketConsumer):
+    """One stream: a snapshot, then its messages in sequence order."""
+
+    stream = ""
+    last_seq = 0
+    shares_snapshots = False
+
+    # --- subclass hooks ---------------------------------------------------------------------
+
+    async def open_stream(self) -> tuple[str, int | None]:
+        """(stream name, None) to go on, or ("", close code) to refuse."""
+        raise NotImplementedError
+
+    def snapshot_data(self) -> dict[str, Any] | None:
+        """The whole state of the stream (runs in a thread: database access allowed)."""
+        raise NotImplementedError
+
+    # --- connection -------------------------------------------------------------------------
+
+    async def connect(self) -> None:
+        broadcast.bind_loop(asyncio.get_running_loop())
+        self._in_order = asyncio.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._joined = False
+        stream, close_code = await self.open_stream()
+        # Accept, then close: a refused handshake would hide the code from the client.
+        await self.accept()
+        if close_code is not None:
+            await self.close(code=close_code)
+            return
+        self.stream = stream
+        await broadcast.join(stream, self.channel_name)
+        self._joined = True
+        if not await self._send_snapshot():
+            return
+        self._spawn(self._catch_up(delay=CATCH_UP_DELAY_SECONDS))
+        self._spawn(self._stay_joined())
+
+    async def disconnect(self, code: int) -> None:
+        for task in list(getattr(self, "_tasks", ())):
+            task.cancel()
+        if getattr(self, "_joined", False):
+            self._joined = False
+            try:
+                await broadcast.leave(self.stream, self.channel_name)
+            except LAYER_ERRORS:
+                logger.info("could not leave %s: the channel layer is down", self.stream)
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        try:
+            content = json.loads(text_data or "")
+        except ValueError:
+            content = None
+        if isinstance(content, dict) and content.get("type") == "snapshot":
+            async with self._in_order:
+                await self._send_snapshot()
+            return
+        await self.send_json(
+            {"type": "error", "seq": None, "data": {"detail": 'Send {"type": "snapshot"}.'}}
+        )
+
+    # --- the group's messages ---------------------------------------------------------------
+
+    async def stream_publish(self, event: dict[str, Any]) -> None:
+        """A relay batch (market.broadcast.publish)."""
+        async with self._in_order:
+            for message in event["messages"]:
+                await self._forward(message)
+
+    async def _forward(self, message: dict[str, Any]) -> None:
+        seq = int(message["seq"])
+        if seq <= self.last_seq:
+            return  # already in the snapshot, or a duplicate
+        if seq > self.last_seq + 1:
+            missing = await database_sync_to_async(relay.stream_backlog)(
+                self.stream, after_seq=self.last_seq, before_seq=seq
+            )
+            if [item["seq"] for item in missing] != list(range(self.last_seq + 1, seq)):
+                await self._send_snapshot(at_least=seq)
+                return
+            for item in missing:
+                await self.send_json(item)
+        await self.send_json(message)
+        self.last_seq = seq
+
+    async def _send_snapshot(self, at_least: int = 0) -> bool:
+        seq, data = await database_sync_to_async(self._read_snapshot)(at_least)
+        if data is None:
+            await self.close(code=CLOSE_UNKNOWN_SYMBOL)
+            return False
+        self.last_seq = max(seq, at_least)
+        await self.send_json({"type": "snapshot", "seq": self.last_seq, "data": data})
+        return True
+
+    def _read_snapshot(self, at_least: int) -> tuple[int, dict[str, Any] | None]:
+        # The sequence number first: the state read after it includes all it numbers.
+        seq = relay.stream_last_seq(self.stream)
+        if not self.shares_snapshots:
+            return seq, self.snapshot_data()
+        # Public state is the same for every client: within SNAPSHOT_REUSE_SECONDS a snapshot
+        # at the same sequence number serves the next client too (a reconnect storm costs one
+        # read per instrument). Not when a message newer than the cursor forces a fresh read.
+        with _snapshots_lock:
+            cached = _snapshots.get(self.stream)
+        if (
+            at_least <= seq
+            and cached is not None
+            and cached[0] == seq
+            and time.monotonic() - cached[1] < SNAPSHOT_REUSE_SECONDS
+        ):
+            return seq, cached[2]
+        data = self.snapshot_data()
+        if data is not None:
+            with _snapshots_lock:
+                _snapshots[self.stream] = (seq, time.monotonic(), data)
+        return seq, data
+
+    async def _catch_up(self, *, delay: float) -> None:
+        """Forward what the stream published that the group did not bring us."""
+        await asyncio.sleep(delay)
+        async with self._in_order:
+            latest = await database_sync_to_async(relay.stream_last_seq)(self.stream)
+            if latest <= self.last_seq:
+                return
+            missing = await database_sync_to_async(relay.stream_backlog)(
+                self.stream, after_seq=self.last_seq, before_seq=latest + 1
+            )
+            if [item["seq"] for item in missing] != list(range(self.last_seq + 1, latest + 1)):
+                await self._send_snapshot(at_least=latest)
+                return
+            for item in missing:
+                await self.send_json(item)
+            self.last_seq = latest
+
+    async def _stay_joined(self) -> None:
+        while True:
+            await asyncio.sleep(REJOIN_SECONDS)
+            try:
+                await broadcast.join(self.stream, self.channel_name)
+            except LAYER_ERRORS:
+                continue  # the receive loop waits for the layer and joins again
+            await self._catch_up(delay=0)
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # --- surviving a channel layer that goes away ---------------------------------------------
+    # Channels' consumer loop stops for good when a receive from the layer raises (Redis down).
+    # It reads `self.channel_receive`, which it sets itself: the property hands it a receive
+    # that waits for the layer to come back, joins the group again and catches up.
+
+    @property
+    def channel_receive(self) -> Callable[[], Awaitable[dict[str, Any]]]:
+        return self._receive_surviving
+
+    @channel_receive.setter
+    def channel_receive(self, receive: Callable[[], Awaitable[dict[str, Any]]]) -> None:
+        self._layer_receive = receive
+
+    async def _receive_surviving(self) -> dict[str, Any]:
+        while True:
+            try:
+                return await self._layer_receive()
+            except LAYER_ERRORS:
+                logger.warning("%s: the channel layer went away; waiting for it", self.stream)
+            await self._rejoin()
+
+    async def _rejoin(self) -> None:
+        pause = RETRY_FIRST_SECONDS
+        while True:
+            await asyncio.sleep(pause)
+            try:
+                if self._joined:
+                    await broadcast.join(self.stream, self.channel_name)
+            except LAYER_ERRORS:
+                pause = min(pause * 2, RETRY_MAX_SECONDS)
+                continue
+            logger.info("%s: the channel layer is back", self.stream)
+            # Now, and once more after a relay that was sending meanwhile has committed.
+            self._spawn(self._catch_up(delay=0))
+            self._spawn(self._catch_up(delay=CATCH_UP_DELAY_SECONDS))
+            return
+
+
+class InstrumentConsumer(StreamConsumer):
+    """`/ws/instruments/<SYMBOL>/`: ticker, book, trades, phase, indicative."""
+
+    shares_snapshots = True
+
+    async def open_stream(self) -> tuple[str, int | None]:
+        symbol = str(self.scope["url_route"]["kwargs"]["symbol"]).upper()
+        self.symbol = symbol
+        if not await database_sync_to_async(_symbol_exists)(symbol):
+            return "", CLOSE_UNKNOWN_SYMBOL
+        return broadcast.instrument_stream(symbol), None
+
+    def snapshot_data(self) -> dict[str, Any] | None:
+        return relay.public_snapshot(self.symbol)
+
+
+class MeConsumer(StreamConsumer):
+    """`/ws/me/`: the user's orders, fills, cash, positions and notifications."""
+
+    session_key: str | None = None
+
+    async def open_stream(self) -> tuple[str, int | None]:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            return "", CLOSE_UNAUTHENTICATED
+        self.user_id = int(user.pk)
+        if self.scope.get("auth") != "token":
+            session = self.scope.get("session")
+            self.session_key = getattr(session, "session_key", None)
+        return broadcast.user_stream(self.user_id), None
+
+    def snapshot_data(self) -> dict[str, Any] | None:
+        return relay.private_snapshot(self.scope["user"])
+
+    async def session_closed(self, event: dict[str, Any]) -> None:
+        """The session this stream was opened with logged out (market.broadcast)."""
+        if self.session_key is not None and event.get("session_key") == self.session_key:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+
+
+def _symbol_exists(symbol: str) -> bool:
+    from market.models import Instrument
+
+    return Instrument.objects.filter(symbol=symbol).exists()
+
+
+# --- authentication -----------------------------------------------------------------------------
+
+
+class TokenAuthMiddleware:
+    """`?token=<key>` (DRF authtoken) authenticates a WebSocket for programs. Inside
+    AuthMiddlewareStack: a token, when given, decides; a wrong one means anonymous."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> Any:
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+        keys = query.get("token")
+        if keys:
+            user = await database_sync_to_async(_token_user)(keys[-1])
+            scope = {**scope, "user": user, "auth": "token"}
+        return await self.app(scope, receive, send)
+
+
+def _token_user(key: str) -> Any:
+    from rest_framework.authtoken.models import Token
+
+    token = Token.objects.select_related("user").filter(key=key).first()
+    if token is None or not token.user.is_active:
+        return AnonymousUser()
+    return token.user
+
+
+@receiver(user_logged_out, dispatch_uid="market.consumers.close_private_streams")
+def close_private_streams(
+    sender: Any, request: Any = None, user: Any = None, **kwargs: Any
+) -> None:
+    """Log-out closes the private streams opened with that session (only that: a message to
+    the user's group; token streams stay open). Connected where the WebSocket routes are
+    loaded (config.asgi), which is every process that serves pages or streams."""
+    session_key = getattr(getattr(request, "session", None), "session_key", None)
+    if user is not None and session_key:
+        broadcast.session_closed(user_id=user.pk, session_key=session_key)

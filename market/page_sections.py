@@ -1,0 +1,185 @@
+"""What the market adds to other apps' pages, through their settings hooks (accounts/hooks.py):
+
+- `vehicle_market_section` (VEHICLES_DETAIL_SECTIONS): on a listed vehicle's page, the trading
+  tabs (ticker and chart, order book, portfolio, leaderboard) with the order form; on an
+  owner's unlisted vehicle, "Start trading" (the listing form).
+- `account_cash_section` (ACCOUNTS_PAGE_SECTIONS): cash, reserved, available, equity and the
+  latest ledger entries.
+
+And the context builders the market's own pages share with them.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.forms import Form
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+
+from market import clock, selectors
+from market.calendar import get_calendar
+from market.forms import ListingForm, OrderForm
+from market.models import Instrument
+from market.services.listings import symbol_suggest
+from market.templatetags.market_format import phase_label, transition_label
+from vehicles.models import Vehicle
+
+LEDGER_ON_ACCOUNT_PAGE = 10
+RECENT_TRADES = 15
+CHART_MINUTES = 30
+
+
+def market_clock() -> dict[str, Any]:
+    """The market's session phase and its next scheduled transition, as a real instant
+    (`clock.to_real`: on the demo clock a virtual hour passes in seconds). No queries."""
+    now = clock.now()
+    calendar = get_calendar()
+    session = calendar.session_at(now)
+    transition = calendar.next_transition(now)
+    return {
+        "phase": str(session.phase),
+        "phase_label": phase_label(session.phase),
+        "trading_date": session.trading_date,
+        "market_now": now,
+        "next_kind": str(transition.kind),
+        "next_label": transition_label(transition.kind),
+        "next_at": clock.to_real(transition.at),
+        "next_market_at": transition.at,
+        "server_now": timezone.now(),
+        "is_demo": clock.is_demo(),
+    }
+
+
+def fee_rates() -> dict[str, str]:
+    """Each side's share of the commission as decimal strings ("0.01") for the order form's
+    preview, and as percentages ("1") for its labels."""
+    rate = Decimal(settings.MARKET_COMMISSION_RATE)
+    buyer_share = Decimal(settings.MARKET_COMMISSION_BUYER_SHARE)
+    buyer, seller = rate * buyer_share, rate * (1 - buyer_share)
+    return {
+        "buyer": str(buyer),
+        "seller": str(seller),
+        "buyer_percent": f"{(buyer * 100).normalize():f}",
+        "seller_percent": f"{(seller * 100).normalize():f}",
+    }
+
+
+def listing_initial(vehicle: Vehicle) -> dict[str, Any]:
+    """The listing form's suggestions: a free symbol (1 query) and the default size and price."""
+    return {
+        "symbol": symbol_suggest(vehicle),
+        "total_shares": settings.MARKET_DEFAULT_TOTAL_SHARES,
+        "listing_price": Decimal(settings.MARKET_DEFAULT_LISTING_PRICE),
+    }
+
+
+def _position_for(portfolio: dict[str, Any] | None, symbol: str) -> dict[str, Any] | None:
+    if portfolio is None:
+        return None
+    return next((row for row in portfolio["positions"] if row["symbol"] == symbol), None)
+
+
+def order_ticket_context(
+    request: HttpRequest, *, instrument: Instrument, form: Form | None = None
+) -> dict[str, Any]:
+    """What the order form shows: the ticker, the cash and shares the user can commit, the
+    fee rates. Queries: the ticker (1, 2 in a call phase), the account (2), the portfolio (2)."""
+    user = request.user
+    account = selectors.account_summary(user) if user.is_authenticated else None
+    portfolio = selectors.portfolio_get(user) if user.is_authenticated else None
+    return {
+        "ticker": selectors.ticker_get(instrument),
+        "account": account,
+        "portfolio": portfolio,
+        "position": _position_for(portfolio, instrument.symbol),
+        "order_form": form or OrderForm(auto_id="order-%s"),
+        "fees": fee_rates(),
+        "orders_api_url": "/api/v1/orders/",
+    }
+
+
+def json_ready(value: Any) -> Any:
+    """Decimals and datetimes as the API sends them: strings."""
+    if isinstance(value, dict):
+        return {key: json_ready(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [json_ready(item) for item in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+def vehicle_market_section(*, request: HttpRequest, vehicle: Vehicle) -> str:
+    """The market's part of a vehicle page. Queries, constant in the number of orders and
+    instruments: the instrument (1); listed: the ticker (1-2), the book (2), the bars (1), the
+    trades (1), and signed in the account (2), the portfolio (2) and the open orders here (3);
+    unlisted and owned: the symbol suggestion (1). The leaderboard tab fetches its own page."""
+    instrument = Instrument.objects.filter(vehicle_id=vehicle.pk).first()
+    is_owner = request.user.is_authenticated and vehicle.owner_id == request.user.pk
+    if instrument is None:
+        if not is_owner:
+            return render_to_string(
+                "market/_not_listed.html", {"vehicle": vehicle}, request=request
+            )
+        form = ListingForm(initial=listing_initial(vehicle), auto_id="listing-%s")
+        return render_to_string(
+            "market/_start_trading.html", {"vehicle": vehicle, "form": form}, request=request
+        )
+
+    context = order_ticket_context(request, instrument=instrument)
+    ticker = context["ticker"]
+    book = selectors.book_depth(instrument, depth=10)
+    chart_bars = selectors.bars(instrument, minutes=CHART_MINUTES)
+    trades = selectors.trades_recent(instrument, limit=RECENT_TRADES)
+    user = request.user
+    open_orders = (
+        list(selectors.orders_for(user, status="open").filter(instrument=instrument))
+        if user.is_authenticated
+        else []
+    )
+    widest = max(
+        [level["quantity"] for level in [*book["bids"], *book["asks"]]] or [0],
+    )
+    config = {
+        "symbol": instrument.symbol,
+        "streams": {
+            "instrument": f"/ws/instruments/{instrument.symbol}/",
+            "me": "/ws/me/" if user.is_authenticated else None,
+        },
+        "ordersApiUrl": context["orders_api_url"],
+        "fees": context["fees"],
+        "timeZone": settings.MARKET_TIME_ZONE,
+        "initial": json_ready({"ticker": ticker, "book": book, "bars": chart_bars}),
+    }
+    context.update(
+        {
+            "vehicle": vehicle,
+            "instrument": instrument,
+            "book": book,
+            "book_widest": widest,
+            "trades": trades,
+            "open_orders": open_orders,
+            "is_owner": is_owner,
+            "config": config,
+            "clock": market_clock(),
+            "next": reverse("vehicles:detail", args=[vehicle.pk]) + "#portfolio",
+        }
+    )
+    return render_to_string("market/_trading.html", context, request=request)
+
+
+def account_cash_section(*, request: HttpRequest) -> str:
+    """Cash on the account page: the summary (2 queries) and the latest ledger entries (1)."""
+    user = request.user
+    context = {
+        "account": selectors.account_summary(user),
+        "entries": list(selectors.ledger_for(user)[:LEDGER_ON_ACCOUNT_PAGE]),
+    }
+    return render_to_string("market/_account_cash.html", context, request=request)

@@ -1,0 +1,367 @@
+"""Publishing the outbox: sequence numbers, coalescing, retries (MARKET_RULES 9, docs/realtime.md).
+
+For one stream, in one transaction: lock its `StreamCursor` (created if missing), read its
+unpublished events in id order (a bounded batch), number them `last_seq + 1, ...`, send them to
+the stream's group as one batch (market.broadcast), mark them published, move the cursor,
+commit. If the send raises (Redis down), the transaction rolls back: nothing is marked and the
+same events go out, in order, on the next try. Two relays of one stream queue on the cursor lock.
+
+The markers `book`, `ticker`, `indicative` become at most ONE message of each kind per batch,
+computed now, and go out at most once per instrument every MARKET_STREAM_STATE_INTERVAL_MS in
+this process; markers that come too soon wait for a trailing relay (a timer), so a stream always
+ends with the latest state. Trades, orders, fills and the rest are never coalesced.
+
+When: right after the commit that wrote the events, for the streams it touched
+(`relay_after_commit`, which never raises into the request), and by a periodic sweep of every
+stream with unpublished events (`relay_sweep`: the embedded clock's thread, or Celery beat).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from celery import shared_task
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
+
+from market import broadcast, outbox, selectors
+from market.models import (
+    Instrument,
+    MarketEvent,
+    Notification,
+    StreamCursor,
+)
+from market.phases import CALL_PHASES
+
+logger = logging.getLogger(__name__)
+
+BATCH_SIZE = 500
+SWEEP_SECONDS = 2.0
+# After a failed send, relays after commit leave the work to the sweep for this long, so that
+# requests do not each pay for a dead channel layer.
+BACKOFF_SECONDS = 2.0
+BOOK_DEPTH = 10
+RECENT_TRADES = 50
+RECENT_NOTIFICATIONS = 20
+
+_lock = threading.Lock()
+_state_sent_at: dict[str, float] = {}
+# Streams with a trailing relay pending: its timer on the event loop (None until it is set).
+_trailing: dict[str, asyncio.TimerHandle | None] = {}
+_tasks: set[asyncio.Future[None]] = set()
+_layer_down_until = 0.0
+
+
+# --- entry points -----------------------------------------------------------------------------
+
+
+def relay_after_commit(streams: Iterable[str]) -> None:
+    """The on-commit hook (market.outbox.record): publish what the transaction wrote. Never
+    raises; whatever fails here is left for the sweep."""
+    global _layer_down_until
+    if time.monotonic() < _layer_down_until:
+        return
+    try:
+        relay_streams(streams)
+    except Exception:  # the request has committed: it must not fail now
+        with _lock:
+            _layer_down_until = time.monotonic() + BACKOFF_SECONDS
+        logger.warning("relay after commit failed; the sweep will publish", exc_info=True)
+
+
+def relay_streams(streams: Iterable[str]) -> int:
+    return sum(relay_stream(stream) for stream in streams)
+
+
+def relay_stream(stream: str) -> int:
+    """Publish everything the stream has waiting, batch after batch. Returns the messages
+    sent. Raises when the channel layer is down (after rolling the batch back)."""
+    sent = 0
+    while True:
+        count, more = _relay_batch(stream)
+        sent += count
+        if not more:
+            return sent
+
+
+def relay_sweep() -> int:
+    """Publish every stream with unpublished events; record the clock's phase changes; drop
+    old published events. For the embedded clock and Celery beat, every SWEEP_SECONDS."""
+    global _layer_down_until
+    outbox.phase_watch()
+    streams = list(
+        MarketEvent.objects.filter(published_at__isnull=True)
+        .order_by()
+        .values_list("stream", flat=True)
+        .distinct()
+    )
+    sent = 0
+    for stream in sorted(streams):
+        try:
+            sent += relay_stream(stream)
+        except Exception:  # one stream's failure must not stop the others
+            logger.warning("relay sweep: %s failed", stream, exc_info=True)
+        else:
+            with _lock:
+                _layer_down_until = 0.0
+    outbox.outbox_purge()
+    return sent
+
+
+@shared_task(name="market.relay_sweep", ignore_result=True)
+def relay_sweep_task() -> int:
+    """Celery beat: `relay_sweep` every SWEEP_SECONDS in production."""
+    return relay_sweep()
+
+
+def register_with_clockwork() -> bool:
+    """In embedded mode, run `relay_sweep` on the embedded clock's thread (market.clockwork),
+    when that module is there. Returns whether it registered."""
+    try:
+        from market import clockwork
+    except ImportError:
+        return False
+    clockwork.register_periodic(relay_sweep, every_seconds=SWEEP_SECONDS)
+    return True
+
+
+def cancel_trailing() -> None:
+    """Forget the pending trailing relays and the throttle's clock (tests, shutdown)."""
+    with _lock:
+        handles = list(_trailing.values())
+        _trailing.clear()
+        _state_sent_at.clear()
+    for handle in handles:
+        if handle is not None:
+            handle.cancel()
+
+
+# --- one batch --------------------------------------------------------------------------------
+
+
+def _relay_batch(stream: str) -> tuple[int, bool]:
+    """Publish one batch of the stream; (messages sent, whether more events wait)."""
+    state_published = False
+    with transaction.atomic():
+        cursor = _lock_cursor(stream)
+        pending = MarketEvent.objects.filter(stream=stream, published_at__isnull=True)
+        events = list(pending.exclude(type__in=outbox.MARKERS).order_by("id")[:BATCH_SIZE])
+        more = len(events) == BATCH_SIZE
+        markers = dict(
+            pending.filter(type__in=outbox.MARKERS)
+            .order_by()
+            .values("type")
+            .annotate(last_id=Max("id"))
+            .values_list("type", "last_id")
+        )
+        publish_state = bool(markers) and not more and _state_due(stream)
+        if not events and not publish_state:
+            return 0, False
+        now = timezone.now()
+        seq = cursor.last_seq
+        messages = []
+        for item in events:
+            seq += 1
+            item.seq, item.published_at = seq, now
+            messages.append({"type": item.type, "seq": seq, "data": item.data})
+        # The events first: a trade need not wait while the state is computed.
+        broadcast.publish(stream, messages)
+        state_rows = []
+        if publish_state:
+            for type_, data in state_messages(stream, set(markers)):
+                seq += 1
+                state_rows.append(
+                    MarketEvent(stream=stream, type=type_, data=data, seq=seq, published_at=now)
+                )
+            broadcast.publish(
+                stream, [{"type": row.type, "seq": row.seq, "data": row.data} for row in state_rows]
+            )
+        if events:
+            MarketEvent.objects.bulk_update(events, ["seq", "published_at"])
+        if publish_state:
+            pending.filter(type__in=outbox.MARKERS, id__lte=max(markers.values())).update(
+                published_at=now
+            )
+            MarketEvent.objects.bulk_create(state_rows)
+            state_published = True
+        cursor.last_seq = seq
+        cursor.save(update_fields=["last_seq", "updated_at"])
+    if state_published:
+        with _lock:
+            _state_sent_at[stream] = time.monotonic()
+    return len(messages) + len(state_rows), more
+
+
+def _lock_cursor(stream: str) -> StreamCursor:
+    cursor, _ = StreamCursor.objects.select_for_update().get_or_create(stream=stream)
+    return cursor
+
+
+def _state_due(stream: str) -> bool:
+    """Whether state may go out now; if not, a trailing relay is scheduled for when it may.
+
+    The throttle needs the ASGI server's event loop (market.broadcast.bound_loop): the trailing
+    relay is a timer on that loop and runs on its thread-sensitive thread, the one the sync
+    views run on, so it never races their database work (SQLite) and sends on the loop the
+    in-memory layer serves. A process without one (a Celery worker, a script) publishes state
+    at once: still one message of each kind per batch."""
+    interval = settings.MARKET_STREAM_STATE_INTERVAL_MS / 1000
+    loop = broadcast.bound_loop()
+    if interval <= 0 or loop is None:
+        return True
+    with _lock:
+        wait = _state_sent_at.get(stream, float("-inf")) + interval - time.monotonic()
+        if wait <= 0:
+            return True
+        if stream not in _trailing:
+            _trailing[stream] = None
+            # A fresh context: the caller's (a sync_to_async thread) must not leak into it.
+            loop.call_soon_threadsafe(
+                _schedule_trailing, loop, stream, wait, context=contextvars.Context()
+            )
+    return False
+
+
+def _schedule_trailing(loop: asyncio.AbstractEventLoop, stream: str, wait: float) -> None:
+    """On the loop: start the trailing relay `wait` seconds from now."""
+    with _lock:
+        if stream not in _trailing:
+            return  # cancelled meanwhile
+        _trailing[stream] = loop.call_later(
+            wait, _start_trailing, stream, context=contextvars.Context()
+        )
+
+
+def _start_trailing(stream: str) -> None:
+    task = asyncio.ensure_future(database_sync_to_async(_trailing_relay)(stream))
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+
+
+def _trailing_relay(stream: str) -> None:
+    with _lock:
+        _trailing.pop(stream, None)
+    try:
+        relay_stream(stream)
+    except Exception:  # nobody to tell: the sweep retries
+        logger.warning("trailing relay of %s failed", stream, exc_info=True)
+
+
+# --- stream state (reads) ---------------------------------------------------------------------
+# The state messages and the snapshots come from market.selectors, so that a stream shows what
+# the REST API shows; `jsonable` turns their Decimals and dates into strings.
+
+
+def state_messages(stream: str, markers: set[str]) -> list[tuple[str, dict[str, Any]]]:
+    """The coalesced state messages for the markers of an instrument stream, computed now."""
+    instrument = Instrument.objects.filter(symbol=stream.partition(".")[2]).first()
+    if instrument is None:
+        return []
+    ticker = _ticker(instrument)
+    found: list[tuple[str, dict[str, Any]]] = []
+    if outbox.BOOK in markers:
+        found.append((outbox.BOOK, _book(instrument)))
+    if markers & {outbox.BOOK, outbox.TICKER}:
+        found.append((outbox.TICKER, ticker))
+    if markers & {outbox.BOOK, outbox.INDICATIVE} and ticker["phase"] in CALL_PHASES:
+        found.append((outbox.INDICATIVE, _indicative(ticker)))
+    return found
+
+
+def public_snapshot(symbol: str) -> dict[str, Any] | None:
+    """The whole public state of an instrument, or None when there is no such symbol."""
+    instrument = Instrument.objects.filter(symbol=symbol.upper()).first()
+    if instrument is None:
+        return None
+    ticker = _ticker(instrument)
+    return {
+        "symbol": instrument.symbol,
+        "phase": ticker["phase"],
+        "ticker": ticker,
+        "book": _book(instrument),
+        "trades": [
+            {**row, "symbol": instrument.symbol}
+            for row in jsonable(selectors.trades_recent(instrument, limit=RECENT_TRADES))
+        ],
+        "indicative": _indicative(ticker) if ticker["phase"] in CALL_PHASES else None,
+    }
+
+
+def private_snapshot(user: Any) -> dict[str, Any]:
+    """The whole private state of a user: open orders, cash, positions, recent notifications."""
+    orders = selectors.orders_for(user, status="open")[: settings.MARKET_MAX_OPEN_ORDERS_PER_USER]
+    notes = Notification.objects.filter(user_id=user.pk).order_by("-id")
+    return {
+        "user_id": user.pk,
+        "account": jsonable(selectors.account_summary(user)),
+        "orders": [outbox.order_data(order, order.instrument.symbol) for order in orders],
+        "positions": jsonable(selectors.portfolio_get(user)["positions"]),
+        "notifications": [outbox.notification_data(note) for note in notes[:RECENT_NOTIFICATIONS]],
+        "unread_notifications": notes.filter(read_at__isnull=True).count(),
+    }
+
+
+def _ticker(instrument: Instrument) -> dict[str, Any]:
+    ticker: dict[str, Any] = jsonable(selectors.ticker_get(instrument))
+    return ticker
+
+
+def _book(instrument: Instrument) -> dict[str, Any]:
+    return {"symbol": instrument.symbol, **jsonable(selectors.book_depth(instrument, BOOK_DEPTH))}
+
+
+def _indicative(ticker: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "symbol": ticker["symbol"],
+        "phase": ticker["phase"],
+        "indicative_price": ticker["indicative_price"],
+        "indicative_volume": ticker["indicative_volume"],
+    }
+
+
+def jsonable(value: Any) -> Any:
+    """Decimals as strings (never floats), dates and times in ISO 8601 with their offset."""
+    if isinstance(value, dict):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(item) for item in value]
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        return (
+            timezone.localtime(value).isoformat() if timezone.is_aware(value) else value.isoformat()
+        )
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def stream_backlog(
+    stream: str, *, after_seq: int, before_seq: int | None = None
+) -> list[dict[str, Any]]:
+    """The messages a stream sent after `after_seq` (and before `before_seq`), from the outbox:
+    a consumer fills a gap with them. Empty when they are no longer kept."""
+    rows = MarketEvent.objects.filter(stream=stream, seq__gt=after_seq)
+    if before_seq is not None:
+        rows = rows.filter(seq__lt=before_seq)
+    return [
+        {"type": type_, "seq": seq, "data": data}
+        for type_, seq, data in rows.order_by("seq").values_list("type", "seq", "data")[:BATCH_SIZE]
+    ]
+
+
+def stream_last_seq(stream: str) -> int:
+    return (
+        StreamCursor.objects.filter(stream=stream).values_list("last_seq", flat=True).first() or 0
+    )

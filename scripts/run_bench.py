@@ -1,0 +1,697 @@
+#!/usr/bin/env python3
+"""`make bench`: the production stack on this machine, loaded, measured, in one run.
+
+Starts a throwaway PostgreSQL cluster with production durability (fsync, synchronous_commit and
+full_page_writes on) and a redis-server on free loopback ports, migrates, seeds the benchmark
+market (bench/fixtures.py), then serves it as production does: uvicorn with several workers
+(config.settings.bench: the production settings over plain HTTP), two Celery workers and beat.
+Then, side by side:
+
+1. ceilings: the empty DRF request (`GET /api/v1/health/`, closed loop) and pgbench tpcb-like
+   with 1 and 8 clients on the same cluster;
+2. order entry (bench/orders.py's mix) on one hot instrument and over 20 instruments, at 1, 16
+   and 64 clients: closed loop for the throughput ceiling, then open loop at 80% of it for
+   latency without coordinated omission (bench/loadgen.py), with CPU per process group and
+   PostgreSQL's statement, commit and connection counts;
+3. WebSocket push latency with 1,000 clients (bench/realtime.py, when present);
+4. the opening auction of 100,000 resting orders (bench/fixtures.py auction);
+5. the engine and rollup benchmarks (bench/engine.py, bench/rollup.py, when present);
+6. `manage.py reconcile` over everything the processes wrote.
+
+Writes bench/results/latest.json and latest.md. docs/benchmarks.md explains the method.
+
+    python scripts/run_bench.py [--quick] [--duration S] [--web-workers N] [--out DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from services import (  # scripts/ is not a package
+    AS_POSTGRES,
+    DURABLE_SETTINGS,
+    ROOT,
+    VENV_BIN,
+    background,
+    ensure_packages,
+    free_port,
+    log,
+    port_open,
+    postgres_cluster,
+    postgres_tool,
+    redis_server,
+    wait_until,
+)
+
+from bench.loadgen import CpuMeter, GetWorkload, process_tree, run_sync
+from bench.orders import OrderMix
+
+PYTHON = str(VENV_BIN / "python")
+CLIENT_COUNTS = (1, 16, 64)
+OPEN_LOOP_SHARE = 0.8
+# A demo-clock day whose continuous session runs at real speed (75% of the cycle is 09:30 to
+# 15:55, 6 h 25 min): the market stays open for the whole run.
+DEMO_DAY_SECONDS = 30_800
+TARGETS = {
+    "hot_orders_per_s": 1000,
+    "hot_p99_ms": 50,
+    "hot_share_of_empty_request": 0.4,
+    "spread_orders_per_s": 1200,
+    "websocket_p99_ms": 100,
+    "auction_ms": 3000,
+}
+
+
+class Bench:
+    def __init__(self, args: argparse.Namespace, workdir: Path):
+        self.args = args
+        self.workdir = workdir
+        self.results: dict[str, Any] = {}
+        self.env: dict[str, str] = {}
+        self.base_url = ""
+        self.database_url = ""
+        self.processes: dict[str, list[int]] = {}
+
+    # --- the stack ---------------------------------------------------------------------------
+
+    def django_env(self, database_url: str, redis_url: str) -> dict[str, str]:
+        epoch = datetime.now(UTC) - timedelta(seconds=DEMO_DAY_SECONDS * 0.10 + 120)
+        env = {
+            key: value
+            for key, value in os.environ.items()
+            if key not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")
+        }
+        env.update(
+            DATABASE_URL=database_url,
+            REDIS_URL=redis_url,
+            DJANGO_SETTINGS_MODULE="config.settings.bench",
+            SECRET_KEY=secrets.token_urlsafe(48),
+            MARKET_DEMO_DAY_SECONDS=str(DEMO_DAY_SECONDS),
+            MARKET_DEMO_EPOCH=epoch.isoformat(),
+            MARKET_DEMO_MODE="false",
+            PYTHONPATH=str(ROOT),
+            LOG_LEVEL="WARNING",
+        )
+        return env
+
+    def manage(self, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [PYTHON, "manage.py", *command],
+            cwd=ROOT,
+            env=self.env,
+            check=check,
+            capture_output=True,
+            text=True,
+        )
+
+    def start(self, stack: ExitStack) -> None:
+        args = self.args
+        log("starting PostgreSQL (durable) and Redis")
+        redis_url = stack.enter_context(redis_server(self.workdir))
+        self.database_url = stack.enter_context(
+            postgres_cluster(
+                self.workdir, settings=DURABLE_SETTINGS, max_connections=400, create_database=True
+            )
+        )
+        self.env = self.django_env(self.database_url, redis_url)
+        self.sql("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        log("migrating and seeding the benchmark market")
+        self.manage("migrate", "--noinput", "-v0")
+        market_file = self.workdir / "market.json"
+        subprocess.run(
+            [PYTHON, "bench/fixtures.py", "market", "--users", "64", "--out", str(market_file)],
+            cwd=ROOT,
+            env=self.env,
+            check=True,
+        )
+        self.market = json.loads(market_file.read_text())
+
+        port = free_port()
+        self.base_url = f"http://127.0.0.1:{port}"
+        log(f"serving with uvicorn --workers {args.web_workers}, two Celery workers and beat")
+        web = stack.enter_context(
+            background(
+                [
+                    str(VENV_BIN / "uvicorn"),
+                    "config.asgi:application",
+                    *("--host", "127.0.0.1", "--port", str(port)),
+                    *("--workers", str(args.web_workers)),
+                    *("--loop", "uvloop", "--http", "httptools", "--no-access-log"),
+                ],
+                env=self.env,
+                log_path=self.workdir / "web.log",
+            )
+        )
+        celery = [str(VENV_BIN / "celery"), "-A", "config"]
+        workers = [
+            stack.enter_context(
+                background(
+                    [
+                        *celery,
+                        "worker",
+                        "--concurrency",
+                        "1",
+                        "-n",
+                        f"bench{n}@%h",
+                        "-l",
+                        "WARNING",
+                    ],
+                    env=self.env,
+                    log_path=self.workdir / f"celery{n}.log",
+                )
+            )
+            for n in (1, 2)
+        ]
+        beat = stack.enter_context(
+            background(
+                [*celery, "beat", "-l", "WARNING", "-s", str(self.workdir / "beat-schedule")],
+                env=self.env,
+                log_path=self.workdir / "beat.log",
+            )
+        )
+        wait_until(lambda: port_open(port), "uvicorn", 90)
+        wait_until(self.healthy, "the health endpoint", 90)
+        postmaster = int((self.workdir / "pgdata" / "postmaster.pid").read_text().split()[0])
+        self.groups: dict[str, Callable[[], list[int]]] = {
+            "web": lambda: process_tree(web.pid),
+            "postgres": lambda: process_tree(postmaster),
+            "celery": lambda: [pid for w in [*workers, beat] for pid in process_tree(w.pid)],
+            "loadgen": lambda: [os.getpid()],
+        }
+        self.results["stack"] = {
+            "web_workers": args.web_workers,
+            "celery_workers": len(workers),
+            "postgres": self.sql("SHOW server_version")[0][0],
+            "postgres_settings": {
+                name: self.sql(f"SHOW {name}")[0][0]
+                for name in ("fsync", "synchronous_commit", "full_page_writes", "shared_buffers")
+            },
+        }
+
+    def healthy(self) -> bool:
+        import urllib.request
+
+        try:
+            with urllib.request.urlopen(f"{self.base_url}/api/v1/health/", timeout=5) as answer:
+                return bool(answer.status == 200)
+        except OSError:
+            return False
+
+    def sql(self, query: str, database_url: str | None = None) -> list[tuple[Any, ...]]:
+        import psycopg
+
+        with psycopg.connect(database_url or self.database_url, autocommit=True) as connection:
+            cursor = connection.execute(query)
+            return list(cursor.fetchall()) if cursor.description else []
+
+    # --- ceilings ----------------------------------------------------------------------------
+
+    def empty_request(self) -> None:
+        log("ceiling: the empty DRF request, closed loop")
+        runs = {}
+        for clients in (16, 64):
+            result = run_sync(
+                self.base_url,
+                GetWorkload("/api/v1/health/"),
+                clients=clients,
+                duration=self.args.duration,
+                warmup=1,
+            ).summary()
+            runs[str(clients)] = brief(result)
+            print(f"  {clients} clients: {result['throughput_per_s']}/s", flush=True)
+        self.results["empty_request"] = {
+            "runs": runs,
+            "ceiling_per_s": max(run["throughput_per_s"] for run in runs.values()),
+        }
+
+    def pgbench(self) -> None:
+        log("ceiling: pgbench tpcb-like on the same cluster")
+        url = self.database_url.rsplit("/", 1)[0] + "/pgbench"
+        self.sql("DROP DATABASE IF EXISTS pgbench")
+        self.sql("CREATE DATABASE pgbench")
+        pgbench = postgres_tool("pgbench")
+        connect = ["-h", "127.0.0.1", "-p", url.rsplit(":", 1)[1].split("/")[0], "-U", "postgres"]
+        subprocess.run(
+            [*AS_POSTGRES, pgbench, "-i", "-q", "-s", "10", *connect, "pgbench"],
+            check=True,
+            capture_output=True,
+        )
+        figures = {}
+        for clients in (1, 8):
+            output = subprocess.run(
+                [
+                    *(*AS_POSTGRES, pgbench, "-c", str(clients), "-j", str(clients)),
+                    *("-T", str(self.args.pgbench_seconds), *connect, "pgbench"),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
+            found = re.search(r"tps = ([\d.]+) \(without initial", output)
+            latency = re.search(r"latency average = ([\d.]+) ms", output)
+            figures[str(clients)] = {
+                "tps": round(float(found.group(1)), 1) if found else None,
+                "latency_avg_ms": float(latency.group(1)) if latency else None,
+            }
+            print(f"  {clients} client(s): {figures[str(clients)]['tps']} tps", flush=True)
+        self.sql("DROP DATABASE pgbench")
+        self.results["pgbench"] = figures
+
+    # --- order entry -------------------------------------------------------------------------
+
+    def orders(self) -> None:
+        workload = OrderMix(self.market["traders"], self.market["mid_price"])
+        symbols = self.market["symbols"]
+        scenarios = {"hot": symbols[:1], "spread": symbols[:20]}
+        self.results["orders"] = {}
+        for name, chosen in scenarios.items():
+            workload.use(chosen)
+            runs: dict[str, Any] = {}
+            for clients in CLIENT_COUNTS:
+                log(f"orders, {name} ({len(chosen)} instrument(s)), {clients} client(s)")
+                closed = self.measured(workload, clients, rate=None)
+                rate = max(1.0, round(closed["throughput_per_s"] * OPEN_LOOP_SHARE, 1))
+                opened = self.measured(workload, clients, rate=rate)
+                runs[str(clients)] = {"closed": closed, "open": opened}
+                print(
+                    f"  closed: {closed['throughput_per_s']}/s p99 {closed['latency_ms']['p99']} ms"
+                    f" | open at {rate}/s: {opened['throughput_per_s']}/s "
+                    f"p50/p95/p99 {opened['latency_ms']['p50']}/{opened['latency_ms']['p95']}/"
+                    f"{opened['latency_ms']['p99']} ms, errors {opened['errors']}, "
+                    f"batch {closed['db'].get('batch_size')}, "
+                    f"statements/order {closed['db'].get('statements_per_request')}",
+                    flush=True,
+                )
+            self.results["orders"][name] = {"symbols": len(chosen), "runs": runs}
+
+    def measured(self, workload: OrderMix, clients: int, rate: float | None) -> dict[str, Any]:
+        before = self.db_counters()
+        self.sql("SELECT pg_stat_statements_reset()")
+        meter = CpuMeter(self.groups)
+        meter.start()
+        result = run_sync(
+            self.base_url,
+            workload,
+            clients=clients,
+            duration=self.args.duration,
+            rate=rate,
+            warmup=self.args.warmup,
+        ).summary()
+        cpu = meter.stop()
+        after = self.db_counters()
+        summary = brief(result)
+        summary["cpu_cores"] = cpu
+        summary["db"] = self.db_figures(before, after, result)
+        return summary
+
+    def db_counters(self) -> dict[str, float]:
+        [(commits, sessions)] = self.sql(
+            "SELECT xact_commit, sessions FROM pg_stat_database WHERE datname = current_database()"
+        )
+        return {"commits": float(commits), "sessions": float(sessions)}
+
+    def db_figures(
+        self, before: dict[str, float], after: dict[str, float], result: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Per answered request: commits, new connections, statements; combined batches."""
+        rows = self.sql(
+            "SELECT query, calls, total_exec_time FROM pg_stat_statements "
+            "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        statements = [
+            row for row in rows if not re.match(r"(?i)\s*(begin|commit|rollback)", row[0])
+        ]
+        batches = sum(
+            row[1]
+            for row in rows
+            if '"market_instrument"' in row[0]
+            and "FOR UPDATE" in row[0]
+            and '"market_instrument"."symbol" =' in row[0]
+        )
+        answered = max(1, result["answered"])
+        to_book = result["ok"] + result["rejection_codes"].get("order_not_open", 0)
+        top = sorted(statements, key=lambda row: -row[2])[:6]
+        return {
+            "commits_per_request": round((after["commits"] - before["commits"]) / answered, 2),
+            "connections_per_request": round(
+                (after["sessions"] - before["sessions"]) / answered, 2
+            ),
+            "statements_per_request": round(sum(row[1] for row in statements) / answered, 1),
+            "statement_ms_per_request": round(sum(row[2] for row in statements) / answered, 2),
+            "batches": batches,
+            "batch_size": round(to_book / batches, 2) if batches else None,
+            "top_statements": [
+                {
+                    "calls": row[1],
+                    "total_ms": round(row[2], 1),
+                    "query": " ".join(row[0].split())[:110],
+                }
+                for row in top
+            ],
+        }
+
+    # --- the rest ----------------------------------------------------------------------------
+
+    def realtime(self) -> None:
+        script = ROOT / "bench" / "realtime.py"
+        if not script.exists():
+            self.results["websocket"] = {"skipped": "bench/realtime.py is not there yet"}
+            return
+        log("WebSocket push latency (bench/realtime.py)")
+        help_text = subprocess.run(
+            [PYTHON, str(script), "--help"], cwd=ROOT, env=self.env, capture_output=True, text=True
+        ).stdout
+        command = [PYTHON, str(script)]
+        for option, value in (
+            ("--url", self.base_url),
+            ("--base-url", self.base_url),
+            ("--clients", "1000"),
+        ):
+            if re.search(rf"{option}\b", help_text):
+                command += [option, value]
+        self.results["websocket"] = self.script_json("websocket", command, timeout=600)
+
+    def auction(self) -> None:
+        log(f"opening auction of {self.args.auction_orders:,} resting orders")
+        self.results["auction"] = self.script_json(
+            "auction",
+            [PYTHON, "bench/fixtures.py", "auction", "--orders", str(self.args.auction_orders)],
+            timeout=900,
+        )
+
+    def engine(self) -> None:
+        if not (ROOT / "bench" / "engine.py").exists():
+            self.results["engine"] = {"skipped": "bench/engine.py is not there"}
+            return
+        log("matching engine (bench/engine.py)")
+        command = [PYTHON, "bench/engine.py"]
+        if self.args.quick:
+            command += ["--orders", "200000", "--runs", "1"]
+        self.results["engine"] = self.script_json("engine", command, timeout=900)
+
+    def rollup(self) -> None:
+        if not (ROOT / "bench" / "rollup.py").exists():
+            self.results["rollup"] = {"skipped": "bench/rollup.py is not there yet"}
+            return
+        log("nightly rollup (bench/rollup.py, in a scratch database on the same cluster)")
+        command = [PYTHON, "bench/rollup.py"]
+        if self.args.quick:
+            command += ["--users", "10000", "--trades", "100000"]
+        self.results["rollup"] = self.script_json("rollup", command, timeout=900)
+
+    def script_json(self, name: str, command: list[str], timeout: float) -> dict[str, Any]:
+        """Run a benchmark script with `--json PATH`; its figures, or what went wrong."""
+        path = self.workdir / f"{name}.json"
+        started = time.monotonic()
+        try:
+            done = subprocess.run(
+                [*command, "--json", str(path)],
+                cwd=ROOT,
+                env=self.env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired:
+            return {"error": f"timed out after {timeout:.0f} s"}
+        (self.workdir / f"{name}.log").write_text(done.stdout + done.stderr)
+        if done.returncode != 0 or not path.exists():
+            tail = (done.stdout + done.stderr).strip().splitlines()[-6:]
+            print("\n".join(tail), flush=True)
+            return {"error": f"exit {done.returncode}", "output_tail": tail}
+        figures: dict[str, Any] = json.loads(path.read_text())
+        print(f"  done in {time.monotonic() - started:.0f} s", flush=True)
+        return figures
+
+    def reconcile(self) -> None:
+        log("reconcile after the multi-process run")
+        # Let the workers finish what the load left queued (relays, catch-up) first.
+        time.sleep(3)
+        done = self.manage("reconcile", check=False)
+        output = (done.stdout + done.stderr).strip()
+        print("  " + output.replace("\n", "\n  ")[:2000], flush=True)
+        counts = self.sql(
+            "SELECT (SELECT count(*) FROM market_order), (SELECT count(*) FROM market_trade)"
+        )[0]
+        self.results["reconcile"] = {
+            "passed": done.returncode == 0,
+            "output": output.splitlines()[:20],
+            "orders": counts[0],
+            "trades": counts[1],
+        }
+
+
+def brief(summary: dict[str, Any]) -> dict[str, Any]:
+    keep = (
+        "mode",
+        "clients",
+        "target_rate",
+        "duration_s",
+        "requests",
+        "answered",
+        "ok",
+        "rejected",
+        "errors",
+        "throughput_per_s",
+        "latency_ms",
+        "service_ms",
+        "by_kind",
+        "rejection_codes",
+    )
+    return {key: summary[key] for key in keep}
+
+
+# --- the verdicts and the report ---------------------------------------------------------------
+
+
+def derive(results: dict[str, Any]) -> dict[str, Any]:
+    """Sustained rates, ratios to the ceilings, and each target met or not."""
+    ceiling = results.get("empty_request", {}).get("ceiling_per_s") or None
+    pgbench8 = (results.get("pgbench", {}).get("8") or {}).get("tps")
+    derived: dict[str, Any] = {}
+    for name, scenario in results.get("orders", {}).items():
+        for clients, runs in scenario["runs"].items():
+            opened = runs["open"]
+            key = f"{name}_{clients}"
+            sustained = opened["throughput_per_s"] if opened["errors"] == 0 else 0.0
+            derived[key] = {
+                "peak_per_s": runs["closed"]["throughput_per_s"],
+                "sustained_per_s": sustained,
+                "p50_ms": opened["latency_ms"]["p50"],
+                "p95_ms": opened["latency_ms"]["p95"],
+                "p99_ms": opened["latency_ms"]["p99"],
+                "share_of_empty_request": round(runs["closed"]["throughput_per_s"] / ceiling, 3)
+                if ceiling
+                else None,
+                "per_pgbench_8_tps": round(runs["closed"]["throughput_per_s"] / pgbench8, 3)
+                if pgbench8
+                else None,
+            }
+    hot = derived.get("hot_64", {})
+    spread = derived.get("spread_64", {})
+    websocket = results.get("websocket", {})
+    ws_p99 = find_number(websocket, ("p99_ms", "p99"))
+    auction_ms = results.get("auction", {}).get("auction_ms")
+    targets = TARGETS
+    verdicts = {
+        "hot_64_sustained_1000_per_s_p99_50_ms": bool(
+            hot
+            and hot["sustained_per_s"] >= targets["hot_orders_per_s"]
+            and (hot["p99_ms"] or 1e9) <= targets["hot_p99_ms"]
+        ),
+        "hot_64_at_least_0.4_of_empty_request": bool(
+            hot and (hot["share_of_empty_request"] or 0) >= targets["hot_share_of_empty_request"]
+        ),
+        "spread_64_1200_per_s": bool(
+            spread and spread["peak_per_s"] >= targets["spread_orders_per_s"]
+        ),
+        "websocket_p99_100_ms": None if ws_p99 is None else ws_p99 <= targets["websocket_p99_ms"],
+        "auction_100k_3_s": None if auction_ms is None else auction_ms <= targets["auction_ms"],
+        "reconcile_passes": results.get("reconcile", {}).get("passed"),
+    }
+    return {"orders": derived, "targets": targets, "met": verdicts}
+
+
+def find_number(data: Any, names: tuple[str, ...]) -> float | None:
+    """The first number under one of `names`, searching nested dicts (bench/realtime.py's
+    shape is its own)."""
+    if isinstance(data, dict):
+        for name in names:
+            value = data.get(name)
+            if isinstance(value, int | float) and not isinstance(value, bool):
+                return float(value)
+        for value in data.values():
+            found = find_number(value, names)
+            if found is not None:
+                return found
+    return None
+
+
+def markdown(results: dict[str, Any]) -> str:
+    derived = results["derived"]
+    ceiling = results.get("empty_request", {}).get("ceiling_per_s")
+    pgbench = results.get("pgbench", {})
+    lines = [
+        f"# make bench: {results['started_at']} ({results['mode']})",
+        "",
+        f"{results['machine']['cpus']} cores, Python {results['machine']['python']}, "
+        f"{results['stack'].get('web_workers')} uvicorn workers, 2 Celery workers, PostgreSQL "
+        f"{results['stack'].get('postgres')} (fsync, synchronous_commit on). Load average at "
+        f"start {results['machine']['load_average_at_start']}: the machine is shared.",
+        "",
+        "| ceiling | figure |",
+        "|---|---|",
+        f"| empty DRF request (`/api/v1/health/`) | {ceiling} req/s |",
+        f"| pgbench tpcb-like, 1 client | {(pgbench.get('1') or {}).get('tps')} tps |",
+        f"| pgbench tpcb-like, 8 clients | {(pgbench.get('8') or {}).get('tps')} tps |",
+        "",
+        "| orders | clients | peak (closed loop) /s | open loop at 80%: achieved /s | p50 ms | "
+        "p95 ms | p99 ms | peak / empty request | batch size | statements/req | commits/req |"
+        " new connections/req |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for name, scenario in results.get("orders", {}).items():
+        for clients, runs in scenario["runs"].items():
+            figures = derived["orders"][f"{name}_{clients}"]
+            db = runs["closed"]["db"]
+            lines.append(
+                f"| {name} ({scenario['symbols']}) | {clients} | {figures['peak_per_s']} | "
+                f"{runs['open']['throughput_per_s']} (target {runs['open']['target_rate']}, "
+                f"errors {runs['open']['errors']}) | {figures['p50_ms']} | {figures['p95_ms']} | "
+                f"{figures['p99_ms']} | {figures['share_of_empty_request']} | "
+                f"{db.get('batch_size')} | {db.get('statements_per_request')} | "
+                f"{db.get('commits_per_request')} | {db.get('connections_per_request')} |"
+            )
+    auction = results.get("auction", {})
+    websocket = results.get("websocket", {})
+    engine = results.get("engine", {})
+    rollup = results.get("rollup", {})
+    reconcile = results.get("reconcile", {})
+    lines += [
+        "",
+        "| other | figure |",
+        "|---|---|",
+        f"| opening auction, {auction.get('orders', '?'):,} orders, end to end | "
+        f"{auction.get('auction_ms', auction.get('error'))} ms ({auction.get('trades', '?')} "
+        "trades) |"
+        if isinstance(auction.get("orders"), int)
+        else f"| opening auction | {auction} |",
+        f"| WebSocket push, p99 | {find_number(websocket, ('p99_ms', 'p99'))} ms "
+        f"{'(' + str(websocket.get('skipped') or websocket.get('error')) + ')' if websocket.get('skipped') or websocket.get('error') else ''} |",
+        f"| engine | {summarize_script(engine)} |",
+        f"| rollup | {summarize_script(rollup)} |",
+        f"| reconcile after the run | {'passed' if reconcile.get('passed') else 'FAILED'} "
+        f"({reconcile.get('orders')} orders, {reconcile.get('trades')} trades) |",
+        "",
+        "| target | met |",
+        "|---|---|",
+    ]
+    lines += [f"| {name} | {value} |" for name, value in derived["met"].items()]
+    lines += ["", f"Total run time {results['elapsed_s']:.0f} s. Method: docs/benchmarks.md.", ""]
+    return "\n".join(lines)
+
+
+def summarize_script(figures: dict[str, Any]) -> str:
+    if not figures:
+        return "not run"
+    if "skipped" in figures or "error" in figures:
+        return str(figures.get("skipped") or figures.get("error"))
+    text = json.dumps(figures)
+    return text if len(text) < 200 else text[:197] + "..."
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="short runs: about 3 minutes")
+    parser.add_argument("--duration", type=float, help="seconds per measured load run")
+    parser.add_argument("--warmup", type=float, default=1.0)
+    parser.add_argument("--web-workers", type=int, default=2)
+    parser.add_argument("--auction-orders", type=int, default=100_000)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
+    parser.add_argument(
+        "--only",
+        default="ceilings,orders,realtime,auction,engine,rollup",
+        help="comma-separated parts to run (reconcile always runs)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    args = parser.parse_args()
+    args.duration = args.duration or (3.0 if args.quick else 10.0)
+    args.pgbench_seconds = 3 if args.quick else 10
+    parts = set(args.only.split(","))
+    ensure_packages(browser=False, rerun="make bench")
+    started = time.monotonic()
+    results: dict[str, Any] = {
+        "started_at": datetime.now().astimezone().isoformat(timespec="seconds"),
+        "mode": "quick" if args.quick else "full",
+        "duration_s_per_run": args.duration,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
+        },
+    }
+    workdir = Path(tempfile.mkdtemp(prefix="vx-bench-"))
+    os.chmod(workdir, 0o755)
+    bench = Bench(args, workdir)
+    bench.results = results
+    failed = False
+    steps = [
+        ("ceilings", bench.empty_request),
+        ("ceilings", bench.pgbench),
+        ("orders", bench.orders),
+        ("realtime", bench.realtime),
+        ("auction", bench.auction),
+        ("engine", bench.engine),
+        ("rollup", bench.rollup),
+    ]
+    try:
+        with ExitStack() as stack:
+            bench.start(stack)
+            for part, step in steps:
+                if part in parts:
+                    try:
+                        step()
+                    except Exception:  # one part's failure is reported; the others still run
+                        failed = True
+                        traceback.print_exc()
+                        results.setdefault("failures", []).append(traceback.format_exc()[-800:])
+            bench.reconcile()
+            results["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    finally:
+        if args.keep:
+            print(f"work folder kept: {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    results["elapsed_s"] = round(time.monotonic() - started, 1)
+    results["derived"] = derive(results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "latest.json").write_text(json.dumps(results, indent=1) + "\n")
+    report = markdown(results)
+    (args.out / "latest.md").write_text(report)
+    log("results")
+    print(report, flush=True)
+    print(f"wrote {args.out / 'latest.json'} and {args.out / 'latest.md'}")
+    return 1 if failed or not results.get("reconcile", {}).get("passed") else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

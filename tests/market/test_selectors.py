@@ -1,0 +1,272 @@
+"""Market selectors: ticker arithmetic across trading days, and pinned query counts."""
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from market import selectors
+from market.models import AuctionKind
+from market.services.auctions import auction_run
+from market.services.orders import order_place
+from tests.market.conftest import TRADING_DAY
+
+pytestmark = pytest.mark.django_db
+
+NEXT_DAY = date(2026, 11, 19)
+DAY_AFTER = date(2026, 11, 20)
+
+
+def place(user, instrument, side, quantity, price=None, **kwargs):
+    kwargs.setdefault("type", "limit" if price is not None else "market")
+    return order_place(
+        user_id=user.pk,
+        symbol=instrument.symbol,
+        side=side,
+        quantity=quantity,
+        price=price,
+        **kwargs,
+    )
+
+
+def trade(instrument, seller, buyer, quantity, price):
+    place(seller, instrument, "sell", quantity, price)
+    place(buyer, instrument, "buy", quantity, price)
+
+
+def open_day(instrument, travel, day, hhmm="10:00"):
+    travel(hhmm, day)
+    auction_run(instrument_id=instrument.pk, trading_date=day, kind=AuctionKind.OPENING)
+
+
+def close_day(instrument, travel, day):
+    travel("16:00", day)
+    auction_run(instrument_id=instrument.pk, trading_date=day, kind=AuctionKind.CLOSING)
+
+
+@pytest.fixture
+def traded(continuous_instrument, make_trader):
+    """An instrument in continuous trading, its owner (the seller) and a buyer with cash."""
+    instrument = continuous_instrument()
+    return instrument, instrument.vehicle.owner, make_trader(cash="100000.00")
+
+
+def test_ticker_has_exactly_the_contract_fields_plus_name_and_reference_price(traded):
+    instrument, _, _ = traded
+
+    ticker = selectors.ticker_get(instrument)
+
+    assert set(ticker) == set(selectors.TICKER_FIELDS)
+    assert {"name", "reference_price"} <= set(ticker)
+    assert len(ticker) == 19
+
+
+def test_previous_close_is_the_listing_price_before_any_trade(traded):
+    instrument, _, _ = traded
+
+    ticker = selectors.ticker_get(instrument)
+
+    assert (ticker["previous_close"], ticker["last_price"], ticker["change"]) == (
+        Decimal("100.00"),
+        None,
+        None,
+    )
+
+
+def test_previous_close_is_the_last_closing_auction_and_change_is_measured_from_it(traded, travel):
+    instrument, seller, buyer = traded
+    place(seller, instrument, "sell", 10, "105.00")
+    travel("15:56")
+    place(buyer, instrument, "buy", 10, "105.00")
+    close_day(instrument, travel, TRADING_DAY)
+    open_day(instrument, travel, NEXT_DAY)
+    before = selectors.ticker_get(instrument)
+
+    trade(instrument, seller, buyer, 10, "110.00")
+    after = selectors.ticker_get(instrument)
+
+    assert (before["previous_close"], before["change"], before["volume"], before["open"]) == (
+        Decimal("105.00"),
+        Decimal("0.00"),
+        0,
+        None,
+    )
+    assert (after["previous_close"], after["last_price"], after["change"]) == (
+        Decimal("105.00"),
+        Decimal("110.00"),
+        Decimal("5.00"),
+    )
+    assert (after["change_percent"], after["open"], after["volume"]) == (
+        Decimal("4.76"),
+        Decimal("110.00"),
+        10,
+    )
+
+
+def test_previous_close_without_a_crossing_closing_auction_is_the_last_trade(traded, travel):
+    instrument, seller, buyer = traded
+    trade(instrument, seller, buyer, 5, "104.00")
+    close_day(instrument, travel, TRADING_DAY)  # nothing to cross
+    open_day(instrument, travel, NEXT_DAY)
+
+    ticker = selectors.ticker_get(instrument)
+
+    assert ticker["previous_close"] == Decimal("104.00")
+
+
+def test_an_older_closing_auction_does_not_hide_later_trades(traded, travel):
+    instrument, seller, buyer = traded
+    place(seller, instrument, "sell", 10, "105.00")
+    travel("15:56")
+    place(buyer, instrument, "buy", 10, "105.00")
+    close_day(instrument, travel, TRADING_DAY)  # crosses at 105
+    open_day(instrument, travel, NEXT_DAY)
+    trade(instrument, seller, buyer, 10, "110.00")
+    close_day(instrument, travel, NEXT_DAY)  # nothing to cross
+    open_day(instrument, travel, DAY_AFTER)
+
+    ticker = selectors.ticker_get(instrument)
+
+    assert ticker["previous_close"] == Decimal("110.00")
+
+
+def test_a_trade_after_the_close_belongs_to_the_next_trading_date(traded, travel):
+    instrument, seller, buyer = traded
+    trade(instrument, seller, buyer, 5, "104.00")
+    close_day(instrument, travel, TRADING_DAY)
+    travel("17:00")
+
+    ticker = selectors.ticker_get(instrument)
+
+    assert (ticker["phase"], ticker["previous_close"], ticker["volume"]) == (
+        "pre_open",
+        Decimal("104.00"),
+        0,
+    )
+
+
+def test_ticker_counts_one_query_in_continuous_trading(traded, django_assert_num_queries):
+    instrument, seller, buyer = traded
+    trade(instrument, seller, buyer, 5, "104.00")
+    place(seller, instrument, "sell", 5, "106.00")
+
+    with django_assert_num_queries(1):
+        selectors.ticker_get(instrument)
+
+
+def test_ticker_counts_two_queries_in_a_call_phase(
+    make_instrument, make_trader, travel, django_assert_num_queries
+):
+    travel("09:00")
+    instrument = make_instrument()
+    place(instrument.vehicle.owner, instrument, "sell", 5, "100.00")
+    place(make_trader(), instrument, "buy", 5, "101.00")
+
+    with django_assert_num_queries(2):
+        ticker = selectors.ticker_get(instrument)
+
+    assert (ticker["indicative_price"], ticker["indicative_volume"]) == (Decimal("100.00"), 5)
+
+
+@pytest.mark.parametrize("count", [1, 4])
+def test_instruments_with_tickers_count_queries_independent_of_instruments(
+    make_instrument, make_trader, travel, django_assert_num_queries, count
+):
+    travel("09:00")
+    buyer = make_trader()
+    for _ in range(count):
+        instrument = make_instrument()
+        place(instrument.vehicle.owner, instrument, "sell", 5, "100.00")
+        place(buyer, instrument, "buy", 5, "99.00")
+
+    with django_assert_num_queries(2):
+        rows = selectors.instruments_with_tickers()
+
+    assert len(rows) == count
+
+
+def test_instruments_list_endpoint_counts_queries_independent_of_instruments(
+    make_instrument, travel, django_assert_num_queries, client
+):
+    travel("09:00")
+    for _ in range(3):
+        make_instrument()
+
+    with django_assert_num_queries(2):
+        response = client.get("/api/v1/instruments/")
+
+    assert len(response.json()) == 3
+
+
+def test_book_depth_counts_two_queries(traded, make_trader, django_assert_num_queries):
+    instrument, seller, _ = traded
+    for price in ("101.00", "102.00", "103.00"):
+        place(seller, instrument, "sell", 2, price)
+    for price in ("97.00", "98.00"):
+        place(make_trader(), instrument, "buy", 2, price)
+
+    with django_assert_num_queries(2):
+        book = selectors.book_depth(instrument, depth=2)
+
+    assert [level["price"] for level in book["asks"]] == [Decimal("101.00"), Decimal("102.00")]
+    assert [level["price"] for level in book["bids"]] == [Decimal("98.00"), Decimal("97.00")]
+
+
+def test_book_depth_leaves_out_market_orders_waiting_for_the_auction(
+    make_instrument, make_trader, travel
+):
+    travel("09:00")
+    instrument = make_instrument()
+    place(make_trader(), instrument, "buy", 5)
+
+    assert selectors.book_depth(instrument) == {"bids": [], "asks": []}
+
+
+def test_portfolio_counts_two_queries_for_any_number_of_positions(
+    continuous_instrument, make_trader, django_assert_num_queries
+):
+    buyer = make_trader(cash="100000.00")
+    for _ in range(3):
+        instrument = continuous_instrument()
+        trade(instrument, instrument.vehicle.owner, buyer, 5, "101.00")
+
+    with django_assert_num_queries(2):
+        portfolio = selectors.portfolio_get(buyer)
+
+    assert len(portfolio["positions"]) == 3
+    assert portfolio["totals"]["market_value"] == Decimal("1515.00")
+
+
+def test_account_summary_counts_two_queries(traded, django_assert_num_queries):
+    _, seller, _ = traded
+
+    with django_assert_num_queries(2):
+        summary = selectors.account_summary(seller)
+
+    assert summary["equity"] == Decimal("100000.00")
+
+
+def test_portfolio_keeps_a_sold_out_position_for_its_realized_pnl(traded, make_trader):
+    instrument, seller, buyer = traded
+    trade(instrument, seller, buyer, 10, "100.00")
+    trade(instrument, buyer, make_trader(cash="10000.00"), 10, "110.00")
+
+    portfolio = selectors.portfolio_get(buyer)
+
+    [position] = portfolio["positions"]
+    assert (position["quantity"], position["realized_pnl"]) == (0, Decimal("79.00"))
+    assert position["unrealized_pnl_percent"] is None
+
+
+@pytest.mark.parametrize(
+    ("part", "whole", "expected"),
+    [
+        ("5", "105", Decimal("4.76")),
+        ("-53.50", "5403.50", Decimal("-0.99")),
+        ("1", "3", Decimal("33.33")),
+        ("2", "3", Decimal("66.67")),
+        ("1", "0", None),
+    ],
+)
+def test_percent_is_rounded_half_up_to_two_places(part, whole, expected):
+    assert selectors.percent(Decimal(part), Decimal(whole)) == expected
