@@ -19,6 +19,7 @@ $(STAMP): pyproject.toml
 # The demo clock: a whole trading day every MARKET_DEMO_DAY_SECONDS (0: the real clock), from
 # the instant in .demo-epoch, written on the first run so that the clock survives restarts.
 run: export MARKET_DEMO_DAY_SECONDS ?= 600
+run: export MARKET_SIMULATOR_ENABLED ?= true
 run: install
 	@test -s .demo-epoch || date -u +%Y-%m-%dT%H:%M:%SZ > .demo-epoch
 	$(PY) manage.py migrate --noinput

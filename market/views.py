@@ -47,6 +47,13 @@ def _user(request: HttpRequest) -> User:
     return cast(User, request.user)
 
 
+def _instrument_or_404(symbol: str) -> Instrument:
+    try:
+        return selectors.instrument_get(symbol=symbol)
+    except NotFound as error:
+        raise Http404(error.detail) from error
+
+
 def _safe_next(request: HttpRequest, default: str) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     if url_has_allowed_host_and_scheme(
@@ -98,10 +105,7 @@ def clock_json(request: HttpRequest) -> JsonResponse:
 @require_GET
 def instrument_page(request: HttpRequest, symbol: str) -> HttpResponse:
     """`/market/<SYMBOL>/`: the instrument lives on its vehicle's page."""
-    try:
-        instrument = selectors.instrument_get(symbol=symbol)
-    except NotFound as error:
-        raise Http404(error.detail) from error
+    instrument = _instrument_or_404(symbol)
     return redirect(reverse("vehicles:detail", args=[instrument.vehicle_id]) + "#trading")
 
 
@@ -113,10 +117,7 @@ def instrument_page(request: HttpRequest, symbol: str) -> HttpResponse:
 def order_ticket(request: HttpRequest, symbol: str) -> HttpResponse:
     """The order form as a page of its own: where it posts without JavaScript, and where a
     quick-sell link lands to be confirmed (`?side=sell&quantity=..&price=..&confirm=1`)."""
-    try:
-        instrument = selectors.instrument_get(symbol=symbol)
-    except NotFound as error:
-        raise Http404(error.detail) from error
+    instrument = _instrument_or_404(symbol)
     if request.method == "POST":
         form = OrderForm(request.POST, auto_id="order-%s")
         if form.is_valid():
@@ -161,10 +162,7 @@ def order_ticket(request: HttpRequest, symbol: str) -> HttpResponse:
 def holdings_fragment(request: HttpRequest, symbol: str) -> HttpResponse:
     """The vehicle page's Portfolio tab alone, re-fetched when the private stream reports a
     change to the user's orders, cash or positions."""
-    try:
-        instrument = selectors.instrument_get(symbol=symbol)
-    except NotFound as error:
-        raise Http404(error.detail) from error
+    instrument = _instrument_or_404(symbol)
     context = {
         **order_ticket_context(request, instrument=instrument),
         "instrument": instrument,
@@ -209,8 +207,8 @@ def order_cancel_view(request: HttpRequest, order_id: int) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def listing_page(request: HttpRequest, vehicle_id: int) -> HttpResponse:
-    """ "Start trading": the owner lists the vehicle (a page of its own for errors and no-JS;
-    the vehicle page shows the same form in its market section)."""
+    """Start trading: the owner lists the vehicle. A page of its own for errors and for
+    browsers without JavaScript; the vehicle page shows the same form in its market section."""
     try:
         vehicle = vehicle_get(vehicle_id=vehicle_id)
     except NotFound as error:
@@ -219,8 +217,11 @@ def listing_page(request: HttpRequest, vehicle_id: int) -> HttpResponse:
         raise HttpForbidden("Only the vehicle's owner can list it.")
     if Instrument.objects.filter(vehicle_id=vehicle.pk).exists():
         return redirect(vehicle)
-    form = ListingForm(request.POST or None, auto_id="listing-%s")
-    if request.method == "POST" and form.is_valid():
+    if request.method == "GET":
+        form = ListingForm(initial=listing_initial(vehicle), auto_id="listing-%s")
+        return render(request, "market/listing.html", {"vehicle": vehicle, "form": form})
+    form = ListingForm(request.POST, auto_id="listing-%s")
+    if form.is_valid():
         try:
             instrument = instrument_list(
                 user_id=_user(request).pk,
@@ -241,8 +242,6 @@ def listing_page(request: HttpRequest, vehicle_id: int) -> HttpResponse:
                 f"{instrument.first_trading_date:%A, %B} {instrument.first_trading_date.day}.",
             )
             return redirect(reverse("vehicles:detail", args=[vehicle.pk]) + "#trading")
-    if request.method == "GET":
-        form = ListingForm(initial=listing_initial(vehicle), auto_id="listing-%s")
     return render(request, "market/listing.html", {"vehicle": vehicle, "form": form})
 
 

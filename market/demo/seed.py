@@ -24,6 +24,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.db.models import F
+from django.utils.text import slugify
 
 from accounts.models import User
 from accounts.services import user_register
@@ -147,21 +148,26 @@ def demo_seed(
         if history_day is not None
         else now
     )
-    fresh: list[tuple[Instrument, DemoVehicle]] = []
+    # Instruments without any order yet get the day of history (a second run finds theirs).
+    fresh: list[Instrument] = []
     for demo_vehicle in VEHICLES:
         vehicle = _vehicle_ensure(demo_vehicle, users[demo_vehicle.owner], report)
         if vehicle is None:
             continue
         instrument = _instrument_ensure(demo_vehicle, vehicle, listed_at, report)
-        if instrument is None or Order.objects.filter(instrument=instrument).exists():
-            continue
-        fresh.append((instrument, demo_vehicle))
+        if (
+            instrument is not None
+            and history_day is not None
+            and instrument.first_trading_date <= history_day
+            and not Order.objects.filter(instrument=instrument).exists()
+        ):
+            fresh.append(instrument)
     if history_day is not None and fresh:
         report.history_date = history_day
         History(
             day=history_day,
             now=now,
-            instruments=[instrument for instrument, _ in fresh],
+            instruments=fresh,
             users=users,
             report=report,
             trades=history_trades,
@@ -233,8 +239,7 @@ def _vehicle_ensure(demo: DemoVehicle, owner: User, report: SeedReport) -> Vehic
             )
             report.events_created += 1
     if not vehicle.photos.exists():
-        slug = f"{demo.year}-{demo.make}-{demo.model}".lower()
-        name = "".join(char if char.isalnum() else "-" for char in slug) + ".jpg"
+        name = slugify(f"{demo.year} {demo.make} {demo.model}") + ".jpg"
         vehicle_photo_add(
             user=owner,
             vehicle=vehicle,

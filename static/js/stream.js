@@ -8,11 +8,14 @@
 
 const MIN_DELAY_MS = 500;
 const MAX_DELAY_MS = 30000;
+// The server's final answers: no such symbol, not signed in (or logged out). No reconnect.
+const FINAL_CLOSE_CODES = new Set([4404, 4401]);
 
 export class MarketStream {
   // path: "/ws/instruments/CAR1/" or "/ws/me/".
   // onMessage(type, data, message): called for the snapshot and every message in order.
-  // onStatus(status): "connecting", "live", "resyncing" or "offline".
+  // onStatus(status): "connecting", "live", "resyncing", "offline" (reconnecting soon) or
+  // "closed" (the server refused the stream for good: unknown symbol, or signed out).
   constructor(path, { onMessage, onStatus = () => {} }) {
     this.path = path;
     this.onMessage = onMessage;
@@ -75,12 +78,16 @@ export class MarketStream {
     }
     this.socket = socket;
     socket.addEventListener("message", (event) => this._receive(event.data));
-    socket.addEventListener("close", () => {
-      if (this.socket === socket) {
-        this.socket = null;
-        if (!this.stopped) {
-          this._scheduleReconnect();
-        }
+    socket.addEventListener("close", (event) => {
+      if (this.socket !== socket) {
+        return;
+      }
+      this.socket = null;
+      if (FINAL_CLOSE_CODES.has(event.code)) {
+        this.stop();
+        this.onStatus("closed");
+      } else if (!this.stopped) {
+        this._scheduleReconnect();
       }
     });
     // An error is always followed by a close; the close schedules the reconnect.

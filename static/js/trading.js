@@ -17,6 +17,7 @@ const STATUS_TEXT = {
   live: "Live",
   resyncing: "Catching up…",
   offline: "Reconnecting…",
+  closed: "Offline",
 };
 
 const root = document.querySelector("[data-trading]");
@@ -221,13 +222,18 @@ function onInstrument(type, data) {
   } else if (type === "phase" || type === "indicative") showTicker(data);
 }
 
+let privateSnapshots = 0;
+
 function onPrivate(type, data) {
   if (type === "snapshot") {
+    privateSnapshots += 1;
     if (data.account && form) form.setCashAvailable(data.account.cash_available);
     const positions = data.positions || (data.portfolio && data.portfolio.positions) || [];
     const mine = positions.find((row) => row.symbol === config.symbol);
     if (form) form.setSharesAvailable(mine ? mine.quantity_available : 0);
-    refreshHoldings();
+    // The first snapshot describes what the server just rendered; a later one follows a gap
+    // or a reconnect, when the panel may be stale.
+    if (privateSnapshots > 1) refreshHoldings();
     return;
   }
   if (type === "account" && form) form.setCashAvailable(data.cash_available);

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.core.management.base import CommandParser
 
 from market.clockwork import start_clockwork, stop_clockwork
+from market.demo.simulator import register_with_clockwork
 
 
 class Command(DaphneRunserver):
@@ -35,6 +36,8 @@ class Command(DaphneRunserver):
         options["use_reloader"] = False
         with_clock = bool(settings.MARKET_EMBEDDED_CLOCK and options["use_clock"])
         if with_clock:
+            # Simulated traders, when MARKET_SIMULATOR_ENABLED: after each clock turn.
+            register_with_clockwork()
             start_clockwork()
         try:
             super().handle(*args, **options)

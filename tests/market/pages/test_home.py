@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 
 from market import clock
 from market.calendar import get_calendar
-from tests.market.conftest import market_time
+from tests.market.conftest import TRADING_DAY, market_time
 
 pytestmark = pytest.mark.django_db
 
+NEXT_DAY = date(2026, 11, 19)
 # Tickers (1, in continuous trading), covers (1), sparklines (1); none for the anonymous user.
 HOME_QUERIES = 3
 
@@ -103,3 +105,18 @@ def test_clock_json_gives_the_phase_and_the_next_real_instant(client, travel):
     assert data["next_kind"] == "closing_auction"
     assert datetime.fromisoformat(data["next_at"]) == market_time("16:00")
     assert datetime.fromisoformat(data["server_now"]) == market_time("15:56")
+
+
+def test_during_the_pre_open_the_sparkline_shows_the_day_just_closed(
+    client, continuous_instrument, make_trader, place, travel
+):
+    instrument = continuous_instrument()
+    place(instrument.vehicle.owner, instrument, "sell", 2, "104.00")
+    place(make_trader(), instrument, "buy", 2, "104.00")
+    travel("09:00", NEXT_DAY)
+
+    response = client.get(reverse("home"))
+
+    assert response.context["sparkline_date"] == TRADING_DAY
+    assert response.context["rows"][0]["sparkline"] == [Decimal("104.00")]
+    assert "prices on Wed, Nov 18" in response.content.decode()
