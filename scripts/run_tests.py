@@ -68,8 +68,10 @@ def main() -> int:
             base_env,
             results,
         )
-        pytest = [python, "-m", "pytest", *extra]
-        run_step("tests on SQLite", pytest, base_env, results)
+        # Two workers for two cores. The browser tests serve their own database, so they run
+        # once, in the PostgreSQL pass.
+        pytest = [python, "-m", "pytest", "-n", "2", "--durations=10", *extra]
+        run_step("tests on SQLite", [*pytest, "-m", "not browser"], base_env, results)
         run_step("tests on PostgreSQL", pytest, {**base_env, "DATABASE_URL": database_url}, results)
 
     log("summary")
