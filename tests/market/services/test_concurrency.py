@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import multiprocessing
 import random
-import time
 import traceback
 from decimal import Decimal
 
@@ -25,7 +24,9 @@ from market.services.reconcile import reconcile
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
-SECONDS = 4
+# A fixed amount of work per process, not a time window: a loaded machine runs it slower, never
+# differently.
+COMMANDS_PER_PROCESS = 60
 # The business answers a random stream of orders can get; anything else is a bug.
 EXPECTED_REJECTIONS = {"insufficient_cash", "insufficient_shares", "self_trade", "order_not_open"}
 
@@ -37,9 +38,8 @@ def _trade_randomly(seed: int, user_ids: list[int], symbols: list[str], results:
     own: dict[int, list[int]] = {user_id: [] for user_id in user_ids}
     rejected: dict[str, int] = {}
     unexpected: list[str] = []
-    deadline = time.monotonic() + SECONDS
     try:
-        while time.monotonic() < deadline:
+        for _ in range(COMMANDS_PER_PROCESS):
             user_id = rng.choice(user_ids)
             try:
                 if own[user_id] and rng.random() < 0.25:
@@ -76,7 +76,7 @@ def _race(user_ids: list[int], symbols: list[str], processes: int = 4) -> tuple[
     ]
     for worker in workers:
         worker.start()
-    collected = [results.get(timeout=SECONDS + 60) for _ in workers]
+    collected = [results.get(timeout=600) for _ in workers]
     for worker in workers:
         worker.join(timeout=30)
     accepted = [pk for found, _, _ in collected for pk in found]
@@ -111,7 +111,7 @@ def test_racing_processes_keep_every_invariant(crowded_market, instruments):
     assert unexpected == []
     assert set(rejected) <= EXPECTED_REJECTIONS
     assert [str(found) for found in reconcile()] == []
-    assert len(accepted) > 50, f"too little traffic to prove anything: {len(accepted)} orders"
+    assert len(accepted) >= 40, f"too little traffic to prove anything: {len(accepted)} orders"
     assert Trade.objects.exists()
     stored = set(Order.objects.filter(pk__in=accepted).values_list("pk", flat=True))
     assert stored == set(accepted), "every accepted order is stored"
