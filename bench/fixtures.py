@@ -244,7 +244,7 @@ def auction_book(
             ],
             batch_size=5000,
         )
-        Order.objects.bulk_create(orders, batch_size=5000)
+        copy_orders(orders)
         accounts = {
             account.user_id: account
             for account in CashAccount.objects.select_for_update().filter(
@@ -255,6 +255,55 @@ def auction_book(
             accounts[user_id].reserved_amount = amount
         CashAccount.objects.bulk_update(list(accounts.values()), ["reserved_amount"])
     return {"orders": len(orders), "buyers": len(reserved_cash), "sellers": len(sellers)}
+
+
+def copy_orders(orders: list[Order]) -> None:
+    """Insert unsaved orders with PostgreSQL's COPY (bulk_create on other databases)."""
+    if connection.vendor != "postgresql":
+        Order.objects.bulk_create(orders, batch_size=5000)
+        return
+    now = datetime.now().astimezone()
+    columns = [
+        "user_id",
+        "instrument_id",
+        "side",
+        "type",
+        "time_in_force",
+        "quantity",
+        "price",
+        "filled_quantity",
+        "status",
+        "reserved_amount",
+        "filled_notional",
+        "fees_paid",
+        "trading_date",
+        "created_at",
+        "updated_at",
+    ]
+    connection.ensure_connection()
+    statement = f"COPY market_order ({', '.join(columns)}) FROM STDIN"
+    raw = connection.connection
+    with raw.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+        for order in orders:
+            copy.write_row(
+                (
+                    order.user_id,
+                    order.instrument_id,
+                    order.side,
+                    order.type,
+                    order.time_in_force,
+                    order.quantity,
+                    order.price,
+                    0,
+                    order.status,
+                    order.reserved_amount,
+                    Decimal("0.00"),
+                    Decimal("0.00"),
+                    order.trading_date,
+                    now,
+                    now,
+                )
+            )
 
 
 def run_auction(orders_count: int, users_count: int, cross_share: float, out: Path | None) -> None:

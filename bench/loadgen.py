@@ -234,14 +234,15 @@ CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU seconds the processes have used so far (live ones only)."""
+    """User + system CPU seconds the processes have used so far, with their exited (waited-for)
+    children's: PostgreSQL forks a backend per connection, and they come and go."""
     total = 0
     for pid in pids:
         try:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except (FileNotFoundError, ProcessLookupError, IndexError):
             continue
-        total += int(fields[11]) + int(fields[12])
+        total += sum(int(value) for value in fields[11:15])
     return total / CLOCK_TICKS
 
 
@@ -270,20 +271,20 @@ class CpuMeter:
     def __init__(self, groups: dict[str, Callable[[], list[int]]]):
         self.groups = groups
         self._before: dict[str, float] = {}
-        self._pids: dict[str, list[int]] = {}
         self._started = 0.0
 
     def start(self) -> None:
-        self._pids = {name: find() for name, find in self.groups.items()}
-        self._before = {name: cpu_seconds(pids) for name, pids in self._pids.items()}
+        self._before = {name: cpu_seconds(find()) for name, find in self.groups.items()}
         self._before["total"] = _machine_busy()
         self._started = time.monotonic()
 
     def stop(self) -> dict[str, float]:
+        """Cores each group kept busy on average (its processes as they are now, so that
+        processes born during the run count; those that ended count through their parent)."""
         elapsed = time.monotonic() - self._started
         used = {
-            name: round((cpu_seconds(pids) - self._before[name]) / elapsed, 2)
-            for name, pids in self._pids.items()
+            name: round(max(0.0, cpu_seconds(find()) - self._before[name]) / elapsed, 2)
+            for name, find in self.groups.items()
         }
         used["machine"] = round((_machine_busy() - self._before["total"]) / elapsed, 2)
         return used

@@ -247,13 +247,20 @@ def rank_lines(lines: Iterable[DayLine]) -> list[DayLine]:
 # --- equity now -------------------------------------------------------------------------------
 
 
-def equity_of(user_ids: Iterable[int]) -> dict[int, Decimal]:
+def equity_of(user_ids: Iterable[int] | None = None) -> dict[int, Decimal]:
     """Each user's equity now: cash balance (reservations included) plus every position marked
-    at its instrument's reference price. In bulk: 2 queries whatever the number of users."""
-    wanted = set(user_ids)
-    cash = _cash_balances(CashAccount.objects.filter(user_id__in=wanted))
-    values = _positions_value(Position.objects.filter(user_id__in=wanted))
-    return {user_id: cash.get(user_id, ZERO) + values.get(user_id, ZERO) for user_id in wanted}
+    at its instrument's reference price. In bulk: 2 queries whatever the number of users; every
+    user with a cash account or a position when `user_ids` is None."""
+    accounts = CashAccount.objects.all()
+    positions = Position.objects.all()
+    if user_ids is not None:
+        wanted = set(user_ids)
+        accounts = accounts.filter(user_id__in=wanted)
+        positions = positions.filter(user_id__in=wanted)
+    cash = _cash_balances(accounts)
+    values = _positions_value(positions)
+    users = set(cash) | set(values) if user_ids is None else wanted
+    return {user_id: cash.get(user_id, ZERO) + values.get(user_id, ZERO) for user_id in users}
 
 
 def _cash_balances(accounts: QuerySet[CashAccount]) -> dict[int, Decimal]:
@@ -279,7 +286,7 @@ def _positions_value(positions: QuerySet[Position]) -> dict[int, Decimal]:
 def live_results(day: date) -> list[DayLine]:
     """The live, ranked board of `day` (today): equity now against the previous close's frozen
     equity, less the contributions since that close. Instruments that first trade after `day`
-    are left out, shares and listing contribution alike. Reads one snapshot: 7 queries when the
+    are left out, shares and listing contribution alike. Reads one snapshot: 9 queries when the
     previous day is frozen; otherwise its closing equity is rebuilt from the history first."""
     calendar = get_calendar()
     previous = calendar.previous_trading_day(day)
@@ -382,8 +389,9 @@ class TradeSummary:
 
 
 def _trade_summaries(trades: QuerySet[Trade], *, day_facts: bool = True) -> TradeSummary:
-    """2 queries: buyers and sellers grouped by user and instrument. Without `day_facts` (a
-    span of history, not a day), the first trade's time and the resting volume are left out."""
+    """Buyers and sellers grouped by user and instrument (net shares, as integers), and with
+    `day_facts` (a day, not a span of history) grouped by user: the first trade's time and the
+    resting volume. 2 queries, 4 with `day_facts`."""
     shares: dict[int, dict[int, int]] = defaultdict(dict)
     first_at: dict[int, datetime] = {}
     count: dict[int, int] = defaultdict(int)
@@ -392,28 +400,26 @@ def _trade_summaries(trades: QuerySet[Trade], *, day_facts: bool = True) -> Trad
         (1, "buyer_id", Side.SELL),
         (-1, "seller_id", Side.BUY),
     ):
-        grouped = trades.values(user_field, "instrument_id").annotate(
-            shares=Sum("quantity"), trades_count=Count("id")
-        )
-        if not day_facts:
-            for user_id, instrument_id, quantity, trades_count in grouped.values_list(
-                user_field, "instrument_id", "shares", "trades_count"
-            ):
-                held = shares[instrument_id]
-                held[user_id] = held.get(user_id, 0) + side * quantity
-                count[user_id] += trades_count
-            continue
-        rows = grouped.annotate(
-            first_at=Min("executed_at"),
-            resting_shares=Sum("quantity", filter=Q(aggressor_side=taker)),
-        ).values_list(
-            user_field, "instrument_id", "shares", "trades_count", "first_at", "resting_shares"
-        )
-        for user_id, instrument_id, quantity, trades_count, first, resting_quantity in rows:
+        for user_id, instrument_id, quantity, trades_count in (
+            trades.values(user_field, "instrument_id")
+            .annotate(shares=Sum("quantity"), trades_count=Count("id"))
+            .values_list(user_field, "instrument_id", "shares", "trades_count")
+        ):
             held = shares[instrument_id]
             held[user_id] = held.get(user_id, 0) + side * quantity
             count[user_id] += trades_count
-            resting[user_id] += resting_quantity or 0
+        if not day_facts:
+            continue
+        for user_id, first, resting_quantity in (
+            trades.values(user_field)
+            .annotate(
+                first_at=Min("executed_at"),
+                resting_shares=Sum("quantity", filter=Q(aggressor_side=taker)),
+            )
+            .values_list(user_field, "first_at", "resting_shares")
+        ):
+            if resting_quantity:
+                resting[user_id] += resting_quantity
             if user_id not in first_at or first < first_at[user_id]:
                 first_at[user_id] = first
     return TradeSummary(dict(shares), first_at, dict(count), dict(resting))
@@ -446,8 +452,10 @@ class Activity:
         return total
 
 
-def activity_between(after: date | None, through: date) -> Activity:
-    """The history of trading dates (after, through]: 7 queries."""
+def activity_between(after: date | None, through: date, *, with_cash: bool = True) -> Activity:
+    """The history of trading dates (after, through]: 9 queries (7 from the beginning).
+    Without `with_cash`, only holdings and marks (4 queries): no cash, auctions or day facts,
+    for a caller that has them frozen already."""
     trades = Trade.objects.filter(trading_date__lte=through)
     trade_entries = LedgerEntry.objects.filter(
         account__kind=CashAccountKind.USER,
@@ -462,7 +470,8 @@ def activity_between(after: date | None, through: date) -> Activity:
     listed: dict[int, tuple[int, int]] = {}
     listing_values: dict[int, Decimal] = defaultdict(lambda: ZERO)
     marks: dict[int, Decimal] = {}
-    last_trades = trades.filter(instrument=OuterRef("pk")).order_by("-trading_date", "-pk")
+    # The last trade in time (the instrument's trades are written in time order, under its lock).
+    last_trades = trades.filter(instrument=OuterRef("pk")).order_by("-executed_at", "-pk")
     rows = (
         Instrument.objects.filter(first_trading_date__lte=through)
         .annotate(last=Subquery(last_trades.values("price")[:1]))
@@ -480,17 +489,20 @@ def activity_between(after: date | None, through: date) -> Activity:
         elif is_new:
             marks[pk] = listing_price
     auctions: dict[int, set[int]] = defaultdict(set)
-    in_auctions = trades.filter(auction__isnull=False)
-    for user_field in ("buyer_id", "seller_id"):
-        for user_id, auction_id in in_auctions.values_list(user_field, "auction_id").distinct():
-            auctions[user_id].add(auction_id)
+    if with_cash:
+        in_auctions = trades.filter(auction__isnull=False).order_by()
+        for user_field in ("buyer_id", "seller_id"):
+            for user_id, auction_id in in_auctions.values_list(user_field, "auction_id").distinct():
+                auctions[user_id].add(auction_id)
     return Activity(
         after=after,
         through=through,
-        trade_cash=_sum_by(trade_entries, "account__user_id", "amount"),
-        cash_contributions=_sum_by(contribution_entries, "account__user_id", "amount"),
+        trade_cash=_sum_by(trade_entries, "account__user_id", "amount") if with_cash else {},
+        cash_contributions=(
+            _sum_by(contribution_entries, "account__user_id", "amount") if with_cash else {}
+        ),
         listing_contributions=dict(listing_values),
-        trades=_trade_summaries(trades, day_facts=after is not None),
+        trades=_trade_summaries(trades, day_facts=with_cash and after is not None),
         listed=listed,
         marks=marks,
         auctions=dict(auctions),

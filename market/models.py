@@ -511,7 +511,8 @@ class MarketEvent(models.Model):
 
 class StreamCursor(models.Model):
     """The last sequence number a stream published. Its row lock serializes the relays of one
-    stream, so sequence numbers follow each other without gaps or repeats."""
+    stream, so sequence numbers follow each other without gaps or repeats. A row named
+    `state:<stream>` is the lock of that instrument stream's state messages (market.relay)."""
 
     stream = models.CharField(max_length=40, primary_key=True)
     last_seq = models.BigIntegerField(default=0)

@@ -1,15 +1,21 @@
 """Publishing the outbox: sequence numbers, coalescing, retries (MARKET_RULES 9, docs/realtime.md).
 
-For one stream, in one transaction: lock its `StreamCursor` (created if missing), read its
-unpublished events in id order (a bounded batch), number them `last_seq + 1, ...`, send them to
-the stream's group as one batch (market.broadcast), mark them published, move the cursor,
-commit. If the send raises (Redis down), the transaction rolls back: nothing is marked and the
-same events go out, in order, on the next try. Two relays of one stream queue on the cursor lock.
+Events, for a set of streams, in one transaction: lock their `StreamCursor` rows in name order
+(created first if missing), read their unpublished events in id order (a bounded batch), number
+each stream's `last_seq + 1, ...`, send each stream's as one batch to its group
+(market.broadcast), mark them published, move the cursors, commit. If a send raises (Redis
+down), the transaction rolls back: nothing is marked, and the same events go out, in order, on
+the next try. Two relays of one stream queue on its cursor lock, held only that long.
 
-The markers `book`, `ticker`, `indicative` become at most ONE message of each kind per batch,
-computed now, and go out at most once per instrument every MARKET_STREAM_STATE_INTERVAL_MS in
-this process; markers that come too soon wait for a trailing relay (a timer), so a stream always
-ends with the latest state. Trades, orders, fills and the rest are never coalesced.
+State: the markers `book`, `ticker`, `indicative` of an instrument become at most ONE message of
+each kind, computed when published, by one relay at a time per instrument: it holds the
+instrument's state lock (the `StreamCursor` row `state:<stream>`, taken with SKIP LOCKED, so
+nobody waits for it) while it computes, then takes the cursor lock briefly to number and send,
+and after its commit looks again for markers that came meanwhile. A relay that finds the state
+lock taken leaves its markers to the holder's second look. State goes out at most once per
+instrument every MARKET_STREAM_STATE_INTERVAL_MS in a process; markers that come sooner wait
+for a trailing relay (a timer), so a stream always ends with the latest state. Trades, orders,
+fills and the rest are never coalesced.
 
 When: right after the commit that wrote the events, for the streams it touched
 (`relay_after_commit`, which never raises into the request), and by a periodic sweep of every
@@ -23,6 +29,7 @@ import contextvars
 import logging
 import threading
 import time
+from collections import defaultdict
 from collections.abc import Iterable
 from datetime import date, datetime
 from decimal import Decimal
@@ -54,13 +61,17 @@ BACKOFF_SECONDS = 2.0
 BOOK_DEPTH = 10
 RECENT_TRADES = 50
 RECENT_NOTIFICATIONS = 20
+STATE_LOCK_PREFIX = "state:"
+STATE_ROUNDS = 3
 
 _lock = threading.Lock()
 _state_sent_at: dict[str, float] = {}
-# Streams with a trailing relay pending: its timer on the event loop (None until it is set).
+# Streams with a trailing relay pending: its timer (None until the loop has set it).
 _trailing: dict[str, asyncio.TimerHandle | None] = {}
 _tasks: set[asyncio.Future[None]] = set()
 _layer_down_until = 0.0
+# Cursor rows this process has seen: no insert is tried for them.
+_known_cursors: set[str] = set()
 
 
 # --- entry points -----------------------------------------------------------------------------
@@ -81,25 +92,33 @@ def relay_after_commit(streams: Iterable[str]) -> None:
 
 
 def relay_streams(streams: Iterable[str]) -> int:
-    return sum(relay_stream(stream) for stream in streams)
+    """Publish everything the streams have waiting: their events, batch after batch, then the
+    instruments' state. Returns the messages sent. Raises when the channel layer is down
+    (after rolling back what it could not send)."""
+    wanted = sorted(set(streams))
+    sent = 0
+    more = bool(wanted)
+    while more:
+        count, more = _relay_events(wanted)
+        sent += count
+    for stream in wanted:
+        if stream.startswith("instrument."):
+            sent += _relay_state(stream)
+    return sent
 
 
 def relay_stream(stream: str) -> int:
-    """Publish everything the stream has waiting, batch after batch. Returns the messages
-    sent. Raises when the channel layer is down (after rolling the batch back)."""
-    sent = 0
-    while True:
-        count, more = _relay_batch(stream)
-        sent += count
-        if not more:
-            return sent
+    return relay_streams([stream])
 
 
 def relay_sweep() -> int:
     """Publish every stream with unpublished events; record the clock's phase changes; drop
     old published events. For the embedded clock and Celery beat, every SWEEP_SECONDS."""
     global _layer_down_until
-    outbox.phase_watch()
+    try:
+        outbox.phase_watch()
+    except Exception:  # the relay below must still run
+        logger.exception("relay sweep: the phase watch failed")
     streams = list(
         MarketEvent.objects.filter(published_at__isnull=True)
         .order_by()
@@ -115,7 +134,10 @@ def relay_sweep() -> int:
         else:
             with _lock:
                 _layer_down_until = 0.0
-    outbox.outbox_purge()
+    try:
+        outbox.outbox_purge()
+    except Exception:  # retention can wait for the next sweep
+        logger.exception("relay sweep: the outbox purge failed")
     return sent
 
 
@@ -139,97 +161,180 @@ def register_with_clockwork() -> bool:
 def cancel_trailing() -> None:
     """Forget the pending trailing relays and the throttle's clock (tests, shutdown)."""
     with _lock:
-        handles = list(_trailing.values())
+        timers = list(_trailing.values())
         _trailing.clear()
         _state_sent_at.clear()
-    for handle in handles:
-        if handle is not None:
-            handle.cancel()
+    for timer in timers:
+        if timer is not None:
+            timer.cancel()
 
 
-# --- one batch --------------------------------------------------------------------------------
+# --- events -----------------------------------------------------------------------------------
 
 
-def _relay_batch(stream: str) -> tuple[int, bool]:
-    """Publish one batch of the stream; (messages sent, whether more events wait)."""
-    state_published = False
+def _relay_events(streams: list[str]) -> tuple[int, bool]:
+    """Publish one batch of the streams' events (sorted names) in one transaction: (messages
+    sent, whether more wait)."""
+    sent = 0
+    _ensure_cursors(streams)
     with transaction.atomic():
-        cursor = _lock_cursor(stream)
-        pending = MarketEvent.objects.filter(stream=stream, published_at__isnull=True)
-        events = list(pending.exclude(type__in=outbox.MARKERS).order_by("id")[:BATCH_SIZE])
-        more = len(events) == BATCH_SIZE
+        cursors = _lock_cursors(streams)
+        events = list(
+            MarketEvent.objects.filter(stream__in=streams, published_at__isnull=True)
+            .exclude(type__in=outbox.MARKERS)
+            .order_by("id")[:BATCH_SIZE]
+        )
+        if not events:
+            return 0, False
+        by_stream: dict[str, list[MarketEvent]] = defaultdict(list)
+        for item in events:
+            by_stream[item.stream].append(item)
+        now = timezone.now()
+        for stream, items in sorted(by_stream.items()):
+            cursor = cursors[stream]
+            messages = []
+            for item in items:
+                cursor.last_seq += 1
+                item.seq, item.published_at = cursor.last_seq, now
+                messages.append({"type": item.type, "seq": item.seq, "data": item.data})
+            broadcast.publish(stream, messages)
+            sent += len(messages)
+            cursor.updated_at = now
+        MarketEvent.objects.bulk_update(events, ["seq", "published_at"])
+        StreamCursor.objects.bulk_update(
+            [cursors[stream] for stream in sorted(by_stream)], ["last_seq", "updated_at"]
+        )
+    return sent, len(events) == BATCH_SIZE
+
+
+def _ensure_cursors(streams: list[str]) -> None:
+    """Create the cursors this process has not seen, before the relay's transaction (an
+    insert inside it would hold its new rows out of name order)."""
+    with _lock:
+        unknown = [stream for stream in streams if stream not in _known_cursors]
+    if unknown:
+        _create_cursors(unknown)
+
+
+def _lock_cursors(streams: list[str], *, skip_locked: bool = False) -> dict[str, StreamCursor]:
+    """Lock the streams' cursors in name order, so relays of overlapping streams cannot
+    deadlock. With `skip_locked`, those another transaction holds are left out."""
+    cursors = _locked(streams, skip_locked=skip_locked)
+    missing = [stream for stream in streams if stream not in cursors]
+    if missing and not skip_locked:  # deleted meanwhile (a flushed test database)
+        _create_cursors(missing)
+        cursors.update(_locked(missing))
+    return cursors
+
+
+def _create_cursors(streams: list[str]) -> None:
+    StreamCursor.objects.bulk_create(
+        [StreamCursor(stream=stream) for stream in streams], ignore_conflicts=True
+    )
+    with _lock:
+        _known_cursors.update(streams)
+
+
+def _locked(streams: list[str], *, skip_locked: bool = False) -> dict[str, StreamCursor]:
+    rows = (
+        StreamCursor.objects.select_for_update(skip_locked=skip_locked)
+        .filter(stream__in=streams)
+        .order_by("stream")
+    )
+    return {cursor.stream: cursor for cursor in rows}
+
+
+# --- state ------------------------------------------------------------------------------------
+
+
+def _relay_state(stream: str) -> int:
+    """Publish the instrument's state while markers wait, unless another relay holds the
+    state lock (it looks again after its commit) or the throttle says later (a trailing relay
+    is scheduled). At most STATE_ROUNDS publications: under a stream of orders from other
+    processes a relay must not go on forever (the next relay, or the sweep, takes over)."""
+    sent = 0
+    for _ in range(STATE_ROUNDS):
+        if not _markers_wait(stream):
+            break
+        published = _publish_state(stream)
+        if published is None:
+            break
+        sent += published
+    return sent
+
+
+def _markers_wait(stream: str) -> bool:
+    return MarketEvent.objects.filter(
+        stream=stream, published_at__isnull=True, type__in=outbox.MARKERS
+    ).exists()
+
+
+def _publish_state(stream: str) -> int | None:
+    """One state publication in one transaction; None when it is not this relay's turn."""
+    state_lock = STATE_LOCK_PREFIX + stream
+    _ensure_cursors([state_lock, stream])
+    with transaction.atomic():
+        if not _lock_cursors([state_lock], skip_locked=True):
+            return None  # the holder looks again after its commit
         markers = dict(
-            pending.filter(type__in=outbox.MARKERS)
+            MarketEvent.objects.filter(
+                stream=stream, published_at__isnull=True, type__in=outbox.MARKERS
+            )
             .order_by()
             .values("type")
             .annotate(last_id=Max("id"))
             .values_list("type", "last_id")
         )
-        publish_state = bool(markers) and not more and _state_due(stream)
-        if not events and not publish_state:
-            return 0, False
+        if not markers:
+            return 0
+        if not _state_due(stream):
+            return None
+        found = state_messages(stream, set(markers))
+        cursor = _lock_cursors([stream])[stream]
         now = timezone.now()
-        seq = cursor.last_seq
-        messages = []
-        for item in events:
-            seq += 1
-            item.seq, item.published_at = seq, now
-            messages.append({"type": item.type, "seq": seq, "data": item.data})
-        # The events first: a trade need not wait while the state is computed.
-        broadcast.publish(stream, messages)
-        state_rows = []
-        if publish_state:
-            for type_, data in state_messages(stream, set(markers)):
-                seq += 1
-                state_rows.append(
-                    MarketEvent(stream=stream, type=type_, data=data, seq=seq, published_at=now)
+        rows = []
+        for type_, data in found:
+            cursor.last_seq += 1
+            rows.append(
+                MarketEvent(
+                    stream=stream, type=type_, data=data, seq=cursor.last_seq, published_at=now
                 )
-            broadcast.publish(
-                stream, [{"type": row.type, "seq": row.seq, "data": row.data} for row in state_rows]
             )
-        if events:
-            MarketEvent.objects.bulk_update(events, ["seq", "published_at"])
-        if publish_state:
-            pending.filter(type__in=outbox.MARKERS, id__lte=max(markers.values())).update(
-                published_at=now
-            )
-            MarketEvent.objects.bulk_create(state_rows)
-            state_published = True
-        cursor.last_seq = seq
+        broadcast.publish(stream, [{"type": r.type, "seq": r.seq, "data": r.data} for r in rows])
+        MarketEvent.objects.filter(
+            stream=stream,
+            published_at__isnull=True,
+            type__in=outbox.MARKERS,
+            id__lte=max(markers.values()),
+        ).update(published_at=now)
+        MarketEvent.objects.bulk_create(rows)
         cursor.save(update_fields=["last_seq", "updated_at"])
-    if state_published:
-        with _lock:
-            _state_sent_at[stream] = time.monotonic()
-    return len(messages) + len(state_rows), more
-
-
-def _lock_cursor(stream: str) -> StreamCursor:
-    cursor, _ = StreamCursor.objects.select_for_update().get_or_create(stream=stream)
-    return cursor
+    with _lock:
+        _state_sent_at[stream] = time.monotonic()
+    return len(rows)
 
 
 def _state_due(stream: str) -> bool:
     """Whether state may go out now; if not, a trailing relay is scheduled for when it may.
 
-    The throttle needs the ASGI server's event loop (market.broadcast.bound_loop): the trailing
-    relay is a timer on that loop and runs on its thread-sensitive thread, the one the sync
-    views run on, so it never races their database work (SQLite) and sends on the loop the
-    in-memory layer serves. A process without one (a Celery worker, a script) publishes state
-    at once: still one message of each kind per batch."""
+    The trailing relay is a timer on the ASGI server's event loop (market.broadcast.bound_loop),
+    run on its thread-sensitive thread: the one the sync views run on, so it never races their
+    database work, and it sends on the loop the in-memory layer serves. A process without a
+    loop (a Celery worker, a command, a sync test) starts no thread for it: markers that come
+    too soon there wait for the next relay or the sweep (at most SWEEP_SECONDS)."""
     interval = settings.MARKET_STREAM_STATE_INTERVAL_MS / 1000
-    loop = broadcast.bound_loop()
-    if interval <= 0 or loop is None:
+    if interval <= 0:
         return True
+    loop = broadcast.bound_loop()
     with _lock:
         wait = _state_sent_at.get(stream, float("-inf")) + interval - time.monotonic()
         if wait <= 0:
             return True
-        if stream not in _trailing:
-            _trailing[stream] = None
-            # A fresh context: the caller's (a sync_to_async thread) must not leak into it.
-            loop.call_soon_threadsafe(
-                _schedule_trailing, loop, stream, wait, context=contextvars.Context()
-            )
+        if loop is None or stream in _trailing:
+            return False
+        _trailing[stream] = None
+    # A fresh context: the caller's (a sync_to_async thread) must not leak into the loop's.
+    loop.call_soon_threadsafe(_schedule_trailing, loop, stream, wait, context=contextvars.Context())
     return False
 
 

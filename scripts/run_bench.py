@@ -111,6 +111,8 @@ class Bench:
             PYTHONPATH=str(ROOT),
             LOG_LEVEL="WARNING",
         )
+        if self.args.db_pool:
+            env["BENCH_DB_POOL"] = "true"
         return env
 
     def manage(self, *command: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -199,6 +201,7 @@ class Bench:
         }
         self.results["stack"] = {
             "web_workers": args.web_workers,
+            "db_pool": args.db_pool,
             "celery_workers": len(workers),
             "postgres": self.sql("SHOW server_version")[0][0],
             "postgres_settings": {
@@ -320,14 +323,25 @@ class Bench:
         after = self.db_counters()
         summary = brief(result)
         summary["cpu_cores"] = cpu
+        # CPU time our stack spent per answered request: steadier than rates on a shared machine.
+        summary["cpu_ms_per_request"] = {
+            name: round(cores * self.args.duration / max(1, result["answered"]) * 1000, 2)
+            for name, cores in cpu.items()
+            if name in ("web", "postgres", "celery")
+        }
         summary["db"] = self.db_figures(before, after, result)
         return summary
 
     def db_counters(self) -> dict[str, float]:
-        [(commits, sessions)] = self.sql(
-            "SELECT xact_commit, sessions FROM pg_stat_database WHERE datname = current_database()"
+        [(commits, sessions, wal_syncs)] = self.sql(
+            "SELECT xact_commit, sessions, (SELECT wal_sync FROM pg_stat_wal) "
+            "FROM pg_stat_database WHERE datname = current_database()"
         )
-        return {"commits": float(commits), "sessions": float(sessions)}
+        return {
+            "commits": float(commits),
+            "sessions": float(sessions),
+            "wal_syncs": float(wal_syncs),
+        }
 
     def db_figures(
         self, before: dict[str, float], after: dict[str, float], result: dict[str, Any]
@@ -350,13 +364,30 @@ class Bench:
         answered = max(1, result["answered"])
         to_book = result["ok"] + result["rejection_codes"].get("order_not_open", 0)
         top = sorted(statements, key=lambda row: -row[2])[:6]
+        by_part: dict[str, list[float]] = {}
+        for query, calls, total_ms in statements:
+            part = by_part.setdefault(statement_part(query), [0.0, 0.0])
+            part[0] += calls
+            part[1] += total_ms
         return {
-            "commits_per_request": round((after["commits"] - before["commits"]) / answered, 2),
+            # Every transaction, read-only ones (each autocommit SELECT) included.
+            "transactions_per_request": round((after["commits"] - before["commits"]) / answered, 2),
+            # WAL flushes to disk: the durable commits' cost (one may cover several commits).
+            "wal_syncs_per_request": round(
+                (after["wal_syncs"] - before["wal_syncs"]) / answered, 2
+            ),
             "connections_per_request": round(
                 (after["sessions"] - before["sessions"]) / answered, 2
             ),
             "statements_per_request": round(sum(row[1] for row in statements) / answered, 1),
             "statement_ms_per_request": round(sum(row[2] for row in statements) / answered, 2),
+            "by_part_per_request": {
+                part: {
+                    "statements": round(calls / answered, 1),
+                    "exec_ms": round(total_ms / answered, 2),
+                }
+                for part, (calls, total_ms) in sorted(by_part.items())
+            },
             "batches": batches,
             "batch_size": round(to_book / batches, 2) if batches else None,
             "top_statements": [
@@ -391,11 +422,15 @@ class Bench:
         self.results["websocket"] = self.script_json("websocket", command, timeout=600)
 
     def auction(self) -> None:
-        log(f"opening auction of {self.args.auction_orders:,} resting orders")
+        orders = self.args.auction_orders
+        log(f"opening auction of {orders:,} resting orders")
         self.results["auction"] = self.script_json(
             "auction",
-            [PYTHON, "bench/fixtures.py", "auction", "--orders", str(self.args.auction_orders)],
-            timeout=900,
+            [
+                *(PYTHON, "bench/fixtures.py", "auction", "--orders", str(orders)),
+                *("--users", str(max(100, orders // 200))),
+            ],
+            timeout=self.args.auction_timeout,
         )
 
     def engine(self) -> None:
@@ -413,9 +448,13 @@ class Bench:
             self.results["rollup"] = {"skipped": "bench/rollup.py is not there yet"}
             return
         log("nightly rollup (bench/rollup.py, in a scratch database on the same cluster)")
+        # Smaller than its own default (100,000 users, 1,000,000 trades) to fit make bench's
+        # time budget; run bench/rollup.py alone for the full size.
         command = [PYTHON, "bench/rollup.py"]
         if self.args.quick:
             command += ["--users", "10000", "--trades", "100000"]
+        else:
+            command += ["--users", "20000", "--trades", "200000"]
         self.results["rollup"] = self.script_json("rollup", command, timeout=900)
 
     def script_json(self, name: str, command: list[str], timeout: float) -> dict[str, Any]:
@@ -434,12 +473,16 @@ class Bench:
         except subprocess.TimeoutExpired:
             return {"error": f"timed out after {timeout:.0f} s"}
         (self.workdir / f"{name}.log").write_text(done.stdout + done.stderr)
-        if done.returncode != 0 or not path.exists():
-            tail = (done.stdout + done.stderr).strip().splitlines()[-6:]
+        tail = (done.stdout + done.stderr).strip().splitlines()[-6:]
+        if not path.exists():
             print("\n".join(tail), flush=True)
             return {"error": f"exit {done.returncode}", "output_tail": tail}
         figures: dict[str, Any] = json.loads(path.read_text())
-        print(f"  done in {time.monotonic() - started:.0f} s", flush=True)
+        if done.returncode != 0:
+            # The script measured, and says by its exit status that something fell short.
+            figures["exit_status"] = done.returncode
+            figures["output_tail"] = tail
+        print(f"  done in {time.monotonic() - started:.0f} s (exit {done.returncode})", flush=True)
         return figures
 
     def reconcile(self) -> None:
@@ -458,6 +501,25 @@ class Bench:
             "orders": counts[0],
             "trades": counts[1],
         }
+
+
+def statement_part(query: str) -> str:
+    """A coarse label for a statement (pg_stat_statements' normalized text): which part of the
+    request path ran it."""
+    if "set_config" in query or re.match(r"(?i)\s*(set|show)\s", query):
+        return "connection setup"
+    if '"authtoken_token"' in query or '"django_session"' in query:
+        return "authentication"
+    if '"market_streamcursor"' in query or (
+        '"market_marketevent"' in query and not query.lstrip().upper().startswith("INSERT")
+    ):
+        return "real-time relay"
+    state = 'SUM(("market_order"."quantity"' in query or (
+        query.startswith("SELECT") and 'FROM "market_instrument"' in query
+    )
+    if state and "FOR UPDATE" not in query:
+        return "relay state (ticker, book)"
+    return "order batch and response"
 
 
 def brief(summary: dict[str, Any]) -> dict[str, Any]:
@@ -565,9 +627,9 @@ def markdown(results: dict[str, Any]) -> str:
         f"| pgbench tpcb-like, 8 clients | {(pgbench.get('8') or {}).get('tps')} tps |",
         "",
         "| orders | clients | peak (closed loop) /s | open loop at 80%: achieved /s | p50 ms | "
-        "p95 ms | p99 ms | peak / empty request | batch size | statements/req | commits/req |"
-        " new connections/req |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "p95 ms | p99 ms | peak / empty request | batch size | statements/req | WAL syncs/req |"
+        " new connections/req | CPU ms/req web + PostgreSQL |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for name, scenario in results.get("orders", {}).items():
         for clients, runs in scenario["runs"].items():
@@ -579,8 +641,10 @@ def markdown(results: dict[str, Any]) -> str:
                 f"errors {runs['open']['errors']}) | {figures['p50_ms']} | {figures['p95_ms']} | "
                 f"{figures['p99_ms']} | {figures['share_of_empty_request']} | "
                 f"{db.get('batch_size')} | {db.get('statements_per_request')} | "
-                f"{db.get('commits_per_request')} | {db.get('connections_per_request')} |"
+                f"{db.get('wal_syncs_per_request')} | {db.get('connections_per_request')} | "
+                f"{cpu_ms(runs['closed'])} |"
             )
+    lines += statement_table(results)
     auction = results.get("auction", {})
     websocket = results.get("websocket", {})
     engine = results.get("engine", {})
@@ -590,11 +654,7 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         "| other | figure |",
         "|---|---|",
-        f"| opening auction, {auction.get('orders', '?'):,} orders, end to end | "
-        f"{auction.get('auction_ms', auction.get('error'))} ms ({auction.get('trades', '?')} "
-        "trades) |"
-        if isinstance(auction.get("orders"), int)
-        else f"| opening auction | {auction} |",
+        auction_row(auction),
         f"| WebSocket push, p99 | {find_number(websocket, ('p99_ms', 'p99'))} ms "
         f"{'(' + str(websocket.get('skipped') or websocket.get('error')) + ')' if websocket.get('skipped') or websocket.get('error') else ''} |",
         f"| engine | {summarize_script(engine)} |",
@@ -608,6 +668,43 @@ def markdown(results: dict[str, Any]) -> str:
     lines += [f"| {name} | {value} |" for name, value in derived["met"].items()]
     lines += ["", f"Total run time {results['elapsed_s']:.0f} s. Method: docs/benchmarks.md.", ""]
     return "\n".join(lines)
+
+
+def cpu_ms(run: dict[str, Any]) -> str:
+    used = run.get("cpu_ms_per_request", {})
+    return f"{used.get('web', '?')} + {used.get('postgres', '?')}"
+
+
+def statement_table(results: dict[str, Any]) -> list[str]:
+    """Statements and their execution time per request, by part of the path (closed loop)."""
+    rows = []
+    for name, scenario in results.get("orders", {}).items():
+        for clients, runs in scenario["runs"].items():
+            parts = runs["closed"]["db"].get("by_part_per_request", {})
+            cells = ", ".join(
+                f"{part} {figures['statements']} ({figures['exec_ms']} ms)"
+                for part, figures in parts.items()
+            )
+            rows.append(f"| {name} | {clients} | {cells} |")
+    if not rows:
+        return []
+    return [
+        "",
+        "| orders | clients | statements per request by part (their execution time) |",
+        "|---|---|---|",
+        *rows,
+    ]
+
+
+def auction_row(auction: dict[str, Any]) -> str:
+    if not isinstance(auction.get("orders"), int):
+        return f"| opening auction | {summarize_script(auction)} |"
+    return (
+        f"| opening auction, {auction['orders']:,} resting orders, end to end | "
+        f"{auction['auction_ms']} ms: {auction.get('until_commit_ms')} ms to commit, "
+        f"{auction.get('after_commit_ms')} ms after-commit relay ({auction.get('trades')} "
+        "trades) |"
+    )
 
 
 def summarize_script(figures: dict[str, Any]) -> str:
@@ -625,7 +722,10 @@ def main() -> int:
     parser.add_argument("--duration", type=float, help="seconds per measured load run")
     parser.add_argument("--warmup", type=float, default=1.0)
     parser.add_argument("--web-workers", type=int, default=2)
-    parser.add_argument("--auction-orders", type=int, default=100_000)
+    parser.add_argument(
+        "--auction-orders", type=int, help="resting orders (100,000; --quick: 20,000)"
+    )
+    parser.add_argument("--auction-timeout", type=float, default=900)
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results")
     parser.add_argument(
         "--only",
@@ -633,9 +733,15 @@ def main() -> int:
         help="comma-separated parts to run (reconcile always runs)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
+    parser.add_argument(
+        "--db-pool",
+        action="store_true",
+        help="experiment: pooled database connections (config/settings/bench.py)",
+    )
     args = parser.parse_args()
     args.duration = args.duration or (3.0 if args.quick else 10.0)
     args.pgbench_seconds = 3 if args.quick else 10
+    args.auction_orders = args.auction_orders or (20_000 if args.quick else 100_000)
     parts = set(args.only.split(","))
     ensure_packages(browser=False, rerun="make bench")
     started = time.monotonic()

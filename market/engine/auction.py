@@ -13,6 +13,12 @@ from typing import NamedTuple
 
 from .orders import BUY, SELL, Order, SelfTradeError, to_price, to_ticks
 
+_by_seq = attrgetter("seq")
+_by_id = attrgetter("id")
+_by_remaining = attrgetter("remaining")
+# Builds a Match without the namedtuple's Python-level __new__, once per trade of the auction.
+_new_match = tuple.__new__
+
 
 class Match(NamedTuple):
     """`qty` shares pass from the sell order to the buy order at the auction price."""
@@ -62,8 +68,16 @@ def indicative(orders: Iterable[Order], reference_price: Decimal) -> AuctionResu
 
 
 class _CallBook:
-    """The orders of one auction: per side, market orders in time order, limit orders grouped
-    by price in time order, and cumulative quantities to read demand and supply at any price."""
+    """The orders of one auction in priority queues, and cumulative quantities to read demand
+    and supply at any price.
+
+    Per side: market orders without a protection price come first, by time. Then one queue per
+    price, best first, each holding the market orders protected at that price, by time, then
+    the limit orders there, by time. So a protection price ranks a market order as a limit at
+    that price (MARKET_RULES section 3) and ahead of the limits there. Ranked ahead of better
+    limits, it could leave one of them unfilled while a buy that the auction price shuts out
+    bids as much: the book after the auction would be crossed.
+    """
 
     def __init__(self, orders: Iterable[Order]) -> None:
         # Sorting by seq settles time priority once; orders usually arrive sorted, which
@@ -73,27 +87,33 @@ class _CallBook:
             raise ValueError("order ids must be unique")
         if ordered and min(map(_by_remaining, ordered)) <= 0:
             raise ValueError("every order needs something left to fill")
-        self.market_buys: list[Order] = []
-        self.market_sells: list[Order] = []
-        self.buy_limits: defaultdict[int, list[Order]] = defaultdict(list)
-        self.sell_limits: defaultdict[int, list[Order]] = defaultdict(list)
+        self.unbounded_buys: list[Order] = []
+        self.unbounded_sells: list[Order] = []
+        buy_limits: defaultdict[int, list[Order]] = defaultdict(list)
+        sell_limits: defaultdict[int, list[Order]] = defaultdict(list)
+        buy_collars: defaultdict[int, list[Order]] = defaultdict(list)
+        sell_collars: defaultdict[int, list[Order]] = defaultdict(list)
         for order in ordered:
-            if order.price is None:
-                (self.market_buys if order.side == BUY else self.market_sells).append(order)
-            elif order.side == BUY:
-                self.buy_limits[order.limit_ticks].append(order)
+            is_buy = order.side == BUY
+            if order.price is not None:
+                (buy_limits if is_buy else sell_limits)[order.limit_ticks].append(order)
+            elif order.protection_price is not None:
+                (buy_collars if is_buy else sell_collars)[order.limit_ticks].append(order)
             else:
-                self.sell_limits[order.limit_ticks].append(order)
-        self.candidates = sorted(self.buy_limits.keys() | self.sell_limits.keys())
+                (self.unbounded_buys if is_buy else self.unbounded_sells).append(order)
+        # The candidate prices are the limits: protection prices only bound market orders.
+        self.candidates = sorted(buy_limits.keys() | sell_limits.keys())
+        self.buy_queues_by_price = _queues_by_price(buy_collars, buy_limits)
+        self.sell_queues_by_price = _queues_by_price(sell_collars, sell_limits)
 
-        buy_quantities = _quantities_by_worst_price(self.market_buys, self.buy_limits)
+        buy_quantities = _quantities(self.unbounded_buys, self.buy_queues_by_price)
         self._buy_ticks = sorted(buy_quantities)
         # _demand_from[i]: quantity of the buys accepting _buy_ticks[i] or more; 0 past the end.
         self._demand_from = [
             *reversed(list(accumulate(buy_quantities[t] for t in reversed(self._buy_ticks)))),
             0,
         ]
-        sell_quantities = _quantities_by_worst_price(self.market_sells, self.sell_limits)
+        sell_quantities = _quantities(self.unbounded_sells, self.sell_queues_by_price)
         self._sell_ticks = sorted(sell_quantities)
         # _supply_upto[i]: quantity of the sells accepting the i lowest _sell_ticks.
         self._supply_upto = list(
@@ -109,39 +129,38 @@ class _CallBook:
         return self._supply_upto[bisect_right(self._sell_ticks, ticks)]
 
     def buy_queues(self, ticks: int) -> Iterator[list[Order]]:
-        """The buys that accept `ticks` in priority order, as queues in time order: the market
-        orders, then each limit price, best first."""
-        yield [order for order in self.market_buys if order.limit_ticks >= ticks]
-        for limit in sorted(self.buy_limits, reverse=True):
-            if limit < ticks:
+        """The queues of buys that accept `ticks`, in priority order."""
+        yield self.unbounded_buys
+        for price in sorted(self.buy_queues_by_price, reverse=True):
+            if price < ticks:
                 return
-            yield self.buy_limits[limit]
+            yield self.buy_queues_by_price[price]
 
     def sell_queues(self, ticks: int) -> Iterator[list[Order]]:
-        """The sells that accept `ticks` in priority order, as queues in time order: the market
-        orders, then each limit price, best first."""
-        yield [order for order in self.market_sells if order.limit_ticks <= ticks]
-        for limit in sorted(self.sell_limits):
-            if limit > ticks:
+        """The queues of sells that accept `ticks`, in priority order."""
+        yield self.unbounded_sells
+        for price in sorted(self.sell_queues_by_price):
+            if price > ticks:
                 return
-            yield self.sell_limits[limit]
+            yield self.sell_queues_by_price[price]
 
 
-_by_seq = attrgetter("seq")
-_by_id = attrgetter("id")
-_by_remaining = attrgetter("remaining")
-# Builds a Match without the namedtuple's Python-level __new__, once per trade of the auction.
-_new_match = tuple.__new__
+def _queues_by_price(
+    collars: dict[int, list[Order]], limits: dict[int, list[Order]]
+) -> dict[int, list[Order]]:
+    """One queue per price: the market orders protected there, then the limit orders."""
+    queues = dict(limits)
+    for ticks, market_orders in collars.items():
+        queues[ticks] = market_orders + limits.get(ticks, [])
+    return queues
 
 
-def _quantities_by_worst_price(
-    market_orders: list[Order], limits: dict[int, list[Order]]
-) -> dict[int, int]:
-    """Quantity by the worst price the orders accept: a limit, a protection price, or the
-    unbounded sentinel of a market order without one."""
-    quantities = {ticks: sum(map(_by_remaining, queue)) for ticks, queue in limits.items()}
-    for order in market_orders:
-        quantities[order.limit_ticks] = quantities.get(order.limit_ticks, 0) + order.remaining
+def _quantities(unbounded: list[Order], queues: dict[int, list[Order]]) -> dict[int, int]:
+    """Quantity by the worst price the orders accept, counting the market orders without a
+    protection price at their unbounded sentinel, beyond every real price."""
+    quantities = {ticks: sum(map(_by_remaining, queue)) for ticks, queue in queues.items()}
+    if unbounded:
+        quantities[unbounded[0].limit_ticks] = sum(map(_by_remaining, unbounded))
     return quantities
 
 
@@ -191,8 +210,8 @@ def _allocate(call: _CallBook, price_ticks: int) -> AuctionResult:
     volume = min(demand, supply)
     buys, buy_quantities = _fill_in_priority(call.buy_queues(price_ticks), volume)
     sells, sell_quantities = _fill_in_priority(call.sell_queues(price_ticks), volume)
-    fills = dict(zip(map(_by_id, buys), buy_quantities))
-    fills.update(zip(map(_by_id, sells), sell_quantities))
+    fills = dict(zip(map(_by_id, buys), buy_quantities, strict=True))
+    fills.update(zip(map(_by_id, sells), sell_quantities, strict=True))
     surplus = demand - supply
     return AuctionResult(
         price=to_price(price_ticks),
@@ -236,7 +255,7 @@ def _pair(
     matches: list[Match] = []
     sell_index = 0
     sell_left = sell_quantities[0]
-    for buy, buy_left in zip(buys, buy_quantities):
+    for buy, buy_left in zip(buys, buy_quantities, strict=True):
         while buy_left:
             sell = sells[sell_index]
             if buy.owner is not None and buy.owner == sell.owner:

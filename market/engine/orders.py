@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Hashable
-from decimal import Decimal
+from decimal import MAX_PREC, Context, Decimal
 from typing import Final, NamedTuple
 
 BUY: Final = "buy"
@@ -20,6 +20,8 @@ SIDES: Final = frozenset((BUY, SELL))
 TIMES_IN_FORCE: Final = frozenset((DAY, GTC, IOC))
 
 TICKS_PER_UNIT: Final = 100
+# Conversions are exact whatever decimal context the caller has set.
+_EXACT: Final = Context(prec=MAX_PREC)
 # Worst prices a market order without a protection price accepts: beyond every real tick.
 UNBOUNDED_BUY_TICKS: Final = sys.maxsize
 UNBOUNDED_SELL_TICKS: Final = 0
@@ -44,7 +46,7 @@ class Fill(NamedTuple):
 
 def to_price(ticks: int) -> Decimal:
     """The 2-place Decimal price of a tick count."""
-    return Decimal(ticks).scaleb(-2)
+    return Decimal(ticks).scaleb(-2, _EXACT)
 
 
 def to_ticks(price: object, name: str = "price") -> int:
@@ -74,9 +76,9 @@ _PARSED_PRICES_LIMIT: Final = 65_536
 def _parse_new_price(price: Decimal, name: str) -> tuple[int, Decimal]:
     if not price.is_finite():
         raise ValueError(f"{name} must be finite, not {price!r}")
-    scaled = price * TICKS_PER_UNIT
-    ticks = int(scaled)
-    if ticks != scaled or ticks <= 0:
+    numerator, denominator = price.as_integer_ratio()
+    ticks, off_tick = divmod(numerator * TICKS_PER_UNIT, denominator)
+    if off_tick or ticks <= 0:
         raise ValueError(f"{name} {price} is not a positive multiple of the 0.01 tick")
     if len(_parsed_prices) >= _PARSED_PRICES_LIMIT:
         _parsed_prices.clear()

@@ -7,17 +7,19 @@ last run (the first ever run starts at the first instrument's first trading day)
 `MARKET_ROLLUP_MAX_DAYS` (default 30) days per call: the next call goes on from there. Each day
 is written in its own transaction, so a long catch-up keeps what it has done.
 
-Each day is computed from the immutable history alone (`market.leaderboard.activity_between`):
-trades, ledger entries and listings, never the current balances, so a day caught up late gets
-the same result as if it had been rolled up that night.
+Each day is computed from the immutable history (`market.leaderboard.activity_between`:
+trades, ledger entries and listings) and the previous day's frozen results, themselves computed
+from it; never from the current balances, so a day caught up late gets the same result as if
+it had been rolled up that night.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
@@ -33,7 +35,6 @@ from market.leaderboard import (
     activity_between,
     closing_state,
     cutoff_at,
-    frozen_closes,
     rank_lines,
 )
 from market.models import (
@@ -85,14 +86,13 @@ def rollup_run(*, trading_date: date | None = None) -> list[RollupRun]:
     if not days:
         return []
     written: list[RollupRun] = []
-    state = closing_state(calendar.previous_trading_day(days[0]))
-    # The previous close's (equity, streak) per user: frozen, else from the history (first run).
-    before = frozen_closes(state.day) if state.day is not None else None
-    if before is None:
-        before = {user_id: (equity, 0) for user_id, equity in state.equities().items()}
     milestones = set(
-        Badge.objects.filter(kind__in=ONCE_BADGES).values_list("user_id", "kind").distinct()
+        Badge.objects.filter(kind__in=ONCE_BADGES)
+        .order_by()
+        .values_list("user_id", "kind")
+        .distinct()
     )
+    state, before = _state_at_close(calendar.previous_trading_day(days[0]), milestones)
     for day in days:
         started_at = timezone.now()
         activity = activity_between(state.day, day)
@@ -109,6 +109,29 @@ def rollup_run(*, trading_date: date | None = None) -> list[RollupRun]:
         before = {line.user_id: (line.equity_close_amount, line.streak) for line in lines}
         logger.info("rolled up %s: %s results, %s badges", day, len(lines), len(badges))
     return written
+
+
+def _state_at_close(
+    day: date, milestones: set[tuple[int, str]]
+) -> tuple[ClosingState, dict[int, tuple[Decimal, int]]]:
+    """Everyone's holdings at `day`'s close, and each user's (equity, streak) then. A frozen
+    day gives its cash, equity, streak and auction count (and its first-trade badges say who
+    has traded): only the shares are rebuilt from the trades. Otherwise (the first run) all of
+    it comes from the history, and streaks start at 0."""
+    frozen = list(
+        DailyResult.objects.filter(trading_date=day).values_list(
+            "user_id", "cash_amount", "equity_close_amount", "streak", "auctions_taken_part"
+        )
+    )
+    if not frozen and not RollupRun.objects.filter(trading_date=day).exists():
+        state = closing_state(day)
+        return state, {user_id: (equity, 0) for user_id, equity in state.equities().items()}
+    state = ClosingState(day=None)
+    state.advance(activity_between(None, day, with_cash=False))
+    state.cash = {user_id: cash for user_id, cash, _, _, _ in frozen}
+    state.auctions_count = {user_id: count for user_id, _, _, _, count in frozen if count}
+    state.traded = {user_id for user_id, kind in milestones if kind == BadgeKind.FIRST_TRADE}
+    return state, {user_id: (equity, streak) for user_id, _, equity, streak, _ in frozen}
 
 
 def _close_settled(day: date) -> bool:
@@ -281,11 +304,12 @@ def _insert(model: type[Model], fields: tuple[str, ...], rows: Iterable[tuple]) 
     """Insert new rows of `fields` (attribute names): COPY on PostgreSQL, bulk_create elsewhere.
     Inserts only: the immutable models refuse updates, not new rows."""
     if connection.vendor != "postgresql":
-        model.objects.bulk_create(
+        model._default_manager.bulk_create(
             (model(**dict(zip(fields, row, strict=True))) for row in rows), batch_size=BATCH_SIZE
         )
         return
-    columns = ", ".join(model._meta.get_field(name).column for name in fields)
+    column_of = {field.attname: field.column for field in model._meta.concrete_fields}
+    columns = ", ".join(column_of[name] for name in fields)
     with connection.cursor() as cursor:
         raw = cursor.cursor
         with raw.copy(f"COPY {model._meta.db_table} ({columns}) FROM STDIN") as copy:
@@ -301,10 +325,12 @@ def _insert(model: type[Model], fields: tuple[str, ...], rows: Iterable[tuple]) 
 
 def _copy_text(value: object) -> str:
     """A value in COPY's text format; the values here hold no tab, newline or backslash."""
-    if value is None:
-        return "\\N"
-    if isinstance(value, Decimal):
-        return format(value, "f")
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    return str(value)
+    return COPY_FORMATS.get(type(value), str)(value)
+
+
+COPY_FORMATS: dict[type, Callable[[Any], str]] = {
+    type(None): lambda value: "\\N",
+    Decimal: lambda value: format(value, "f"),
+    datetime: datetime.isoformat,
+    date: date.isoformat,
+}

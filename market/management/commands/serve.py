@@ -13,8 +13,9 @@ from daphne.management.commands.runserver import Command as DaphneRunserver
 from django.conf import settings
 from django.core.management.base import CommandParser
 
-from market.clockwork import start_clockwork, stop_clockwork
+from market.clockwork import register_periodic, start_clockwork, stop_clockwork
 from market.demo.simulator import register_with_clockwork
+from market.services.rollups import rollup_run
 
 
 class Command(DaphneRunserver):
@@ -36,6 +37,8 @@ class Command(DaphneRunserver):
         options["use_reloader"] = False
         with_clock = bool(settings.MARKET_EMBEDDED_CLOCK and options["use_clock"])
         if with_clock:
+            # No beat in embedded mode: the clock freezes each closed day's P&L and board.
+            register_periodic(rollup_run, every_seconds=30.0)
             # Simulated traders, when MARKET_SIMULATOR_ENABLED: after each clock turn.
             register_with_clockwork()
             start_clockwork()

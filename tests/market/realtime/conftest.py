@@ -27,7 +27,7 @@ from config.asgi import application
 from market import broadcast, consumers, outbox, relay
 
 ORIGIN = (b"origin", b"http://localhost")
-RECEIVE_SECONDS = 3.0
+RECEIVE_SECONDS = 10.0
 
 db = database_sync_to_async
 
@@ -52,6 +52,7 @@ def quiet_relay() -> Iterator[None]:
     relay._layer_down_until = 0.0
     broadcast._loop = None
     consumers._snapshots.clear()
+    relay._known_cursors.clear()
 
 
 class Stream:

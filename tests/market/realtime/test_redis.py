@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 import websockets
 from django.conf import settings as django_settings
-from django.db import connection
+from django.db import connection, connections
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
@@ -73,7 +73,7 @@ async def test_events_missed_while_redis_was_down_arrive_in_order_once_it_is_bac
     _, stream = await open_stream(public_path(car))
     snapshot = await stream.receive()
     await db(place)(seller, car.symbol, "sell", 10, "101.00")
-    before = await stream.drain()
+    before = await stream.receive_until(lambda message: message["type"] == "ticker")
 
     await asyncio.to_thread(redis_server.stop)
     for quantity in (3, 3, 4):
@@ -165,11 +165,22 @@ def uvicorn_servers(redis_server, demo_clock) -> Iterator[list[int]]:
                 process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 process.kill()
+        wait_for(_only_this_session_left, "the servers' database sessions to end")
         for path in sorted(Path(logs.name).iterdir()):
             output = path.read_text(errors="replace").strip()
             if output:
                 print(f"--- uvicorn {path.name}\n{output}")
         logs.cleanup()
+
+
+def _only_this_session_left() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+            "AND pid <> pg_backend_pid()"
+        )
+        [(others,)] = cursor.fetchall()
+    return others == 0
 
 
 def _post_order(port: int, token: str, **order: Any) -> dict[str, Any]:
@@ -202,6 +213,7 @@ async def test_a_trade_placed_on_one_server_reaches_a_client_of_another(
         )
 
     symbol, owner_token, taker_token = await db(market)()
+    await db(connections.close_all)()  # the test database is the servers' now
     async with websockets.connect(
         f"ws://127.0.0.1:{stream_port}/ws/instruments/{symbol}/", origin="http://localhost"
     ) as client:

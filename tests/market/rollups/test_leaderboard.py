@@ -61,6 +61,7 @@ def test_intraday_board_is_live_from_the_current_marks(morning_trade, travel):
         owner.pk: Decimal("109898.80"),
         buyer.pk: Decimal("10078.80"),
     }
+    assert equity_of() == equity_of([owner.pk, buyer.pk])
 
 
 def test_live_streak_builds_on_the_frozen_previous_day(morning_trade, travel):
@@ -112,7 +113,7 @@ def test_frozen_board_takes_four_queries_with_me_outside_the_top(
     assert board.me.rank == 1 + LEADERBOARD_SIZE + 5
 
 
-def test_live_board_takes_ten_queries_when_the_previous_day_is_frozen(
+def test_live_board_takes_twelve_queries_when_the_previous_day_is_frozen(
     morning_trade, make_trader, travel, django_assert_num_queries
 ):
     _, owner, _ = morning_trade
@@ -124,7 +125,7 @@ def test_live_board_takes_ten_queries_when_the_previous_day_is_frozen(
     travel("11:00", NEXT_DAY)
     market_catch_up()
 
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(12):
         board = leaderboard_get(owner)
 
     assert (board.trading_date, board.is_final, len(board.entries)) == (NEXT_DAY, False, 22)

@@ -208,6 +208,10 @@ def test_catch_up_is_bounded_and_goes_on_in_order(thanksgiving_week, settings):
         WEEK[4:],
     ]
     assert streaks(thanksgiving_week.holder)[-1] == (NEXT_MONDAY, 5)
+    # what the earlier calls froze carries over: auctions counted, first trades not repeated
+    first_buyer_badges = badges(thanksgiving_week.first_buyer)
+    assert (BadgeKind.AUCTION_REGULAR, NEXT_MONDAY) in first_buyer_badges
+    assert [kind for kind, _ in first_buyer_badges].count(BadgeKind.FIRST_TRADE) == 1
 
 
 def test_rollup_waits_for_the_closing_auctions(listed_instrument_at_the_close, travel):
