@@ -83,6 +83,8 @@ class RunResult:
     duration_s: float
     samples: list[Sample]
     unsent: int = 0
+    # Every answer, the warm-up's and the stragglers' included: what the server did meanwhile.
+    all_answers: Counter[str] = field(default_factory=Counter)
 
     def summary(self) -> dict[str, Any]:
         return summarize(self)
@@ -137,6 +139,7 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "by_kind": dict(Counter(s.kind for s in samples)),
         "by_status": {str(k): v for k, v in sorted(Counter(s.status for s in samples).items())},
         "rejection_codes": dict(Counter(s.code for s in rejected if s.code).most_common(8)),
+        "all_answers": dict(result.all_answers),
     }
 
 
@@ -156,6 +159,7 @@ async def run(
     connector = aiohttp.TCPConnector(limit=clients, limit_per_host=clients, force_close=False)
     samples: list[Sample] = []
     unsent = 0
+    all_answers: Counter[str] = Counter()
     client_timeout = aiohttp.ClientTimeout(total=timeout)
     async with aiohttp.ClientSession(
         base_url=base_url, connector=connector, timeout=client_timeout
@@ -205,6 +209,9 @@ async def run(
                 done = loop.time()
                 next_free = done
                 workload.on_answer(index, call, status, data)
+                if status:
+                    all_answers["answered"] += 1
+                    all_answers["ok" if 200 <= status < 300 else code or str(status)] += 1
                 if intended >= window_start:
                     samples.append(Sample(call.kind, intended, sent, done, status, code))
                 if rate and done > window_end + grace:
@@ -221,6 +228,7 @@ async def run(
         duration_s=duration,
         samples=samples,
         unsent=unsent,
+        all_answers=all_answers,
     )
 
 
@@ -272,6 +280,7 @@ class CpuMeter:
         self.groups = groups
         self._before: dict[str, float] = {}
         self._started = 0.0
+        self.elapsed = 0.0
 
     def start(self) -> None:
         self._before = {name: cpu_seconds(find()) for name, find in self.groups.items()}
@@ -281,7 +290,7 @@ class CpuMeter:
     def stop(self) -> dict[str, float]:
         """Cores each group kept busy on average (its processes as they are now, so that
         processes born during the run count; those that ended count through their parent)."""
-        elapsed = time.monotonic() - self._started
+        elapsed = self.elapsed = time.monotonic() - self._started
         used = {
             name: round(max(0.0, cpu_seconds(find()) - self._before[name]) / elapsed, 2)
             for name, find in self.groups.items()

@@ -324,8 +324,10 @@ class Bench:
         summary = brief(result)
         summary["cpu_cores"] = cpu
         # CPU time our stack spent per answered request: steadier than rates on a shared machine.
+        # Counters cover the whole run, warm-up included, so they are divided by every answer.
+        answered = max(1, result["all_answers"].get("answered", 0))
         summary["cpu_ms_per_request"] = {
-            name: round(cores * self.args.duration / max(1, result["answered"]) * 1000, 2)
+            name: round(cores * meter.elapsed / answered * 1000, 2)
             for name, cores in cpu.items()
             if name in ("web", "postgres", "celery")
         }
@@ -361,8 +363,9 @@ class Bench:
             and "FOR UPDATE" in row[0]
             and '"market_instrument"."symbol" =' in row[0]
         )
-        answered = max(1, result["answered"])
-        to_book = result["ok"] + result["rejection_codes"].get("order_not_open", 0)
+        answers = result["all_answers"]
+        answered = max(1, answers.get("answered", 0))
+        to_book = answers.get("ok", 0) + answers.get("order_not_open", 0)
         top = sorted(statements, key=lambda row: -row[2])[:6]
         by_part: dict[str, list[float]] = {}
         for query, calls, total_ms in statements:
@@ -538,6 +541,7 @@ def brief(summary: dict[str, Any]) -> dict[str, Any]:
         "service_ms",
         "by_kind",
         "rejection_codes",
+        "all_answers",
     )
     return {key: summary[key] for key in keep}
 
@@ -655,10 +659,9 @@ def markdown(results: dict[str, Any]) -> str:
         "| other | figure |",
         "|---|---|",
         auction_row(auction),
-        f"| WebSocket push, p99 | {find_number(websocket, ('p99_ms', 'p99'))} ms "
-        f"{'(' + str(websocket.get('skipped') or websocket.get('error')) + ')' if websocket.get('skipped') or websocket.get('error') else ''} |",
-        f"| engine | {summarize_script(engine)} |",
-        f"| rollup | {summarize_script(rollup)} |",
+        websocket_row(websocket),
+        f"| engine (bench/engine.py) | {engine_summary(engine)} |",
+        f"| nightly rollup (bench/rollup.py) | {rollup_summary(rollup)} |",
         f"| reconcile after the run | {'passed' if reconcile.get('passed') else 'FAILED'} "
         f"({reconcile.get('orders')} orders, {reconcile.get('trades')} trades) |",
         "",
@@ -707,6 +710,38 @@ def auction_row(auction: dict[str, Any]) -> str:
     )
 
 
+def websocket_row(figures: dict[str, Any]) -> str:
+    if "p99_ms" not in figures:
+        return f"| WebSocket push | {summarize_script(figures)} |"
+    return (
+        f"| WebSocket push, {figures.get('clients')} clients, outbox event to receipt | p50 "
+        f"{figures.get('p50_ms')} ms, p99 {figures['p99_ms']} ms; "
+        f"{figures.get('deliveries')} deliveries, {figures.get('missing_deliveries')} missing |"
+    )
+
+
+def engine_summary(figures: dict[str, Any]) -> str:
+    try:
+        continuous = figures["continuous"]
+        ours = continuous["engines"]["market.engine"]
+        return (
+            f"{ours['orders_per_s']:,} commands/s ({continuous['commands']:,} commands); "
+            f"uncross of {figures['uncross']['orders']:,} orders {figures['uncross']['median_ms']} ms"
+        )
+    except (KeyError, TypeError):
+        return summarize_script(figures)
+
+
+def rollup_summary(figures: dict[str, Any]) -> str:
+    if "rollup_s" not in figures:
+        return summarize_script(figures)
+    return (
+        f"{figures.get('users'):,} users, {figures.get('trades'):,} trades: rollup of "
+        f"{len(figures.get('days', []))} days {figures['rollup_s']} s, nightly "
+        f"{figures.get('nightly_s')} s, live board {figures.get('live_board_s')} s"
+    )
+
+
 def summarize_script(figures: dict[str, Any]) -> str:
     if not figures:
         return "not run"
@@ -734,11 +769,19 @@ def main() -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the work folder (logs)")
     parser.add_argument(
+        "--render", action="store_true", help="only rewrite latest.md from latest.json in --out"
+    )
+    parser.add_argument(
         "--db-pool",
         action="store_true",
         help="experiment: pooled database connections (config/settings/bench.py)",
     )
     args = parser.parse_args()
+    if args.render:
+        stored = json.loads((args.out / "latest.json").read_text())
+        stored["derived"] = derive(stored)
+        (args.out / "latest.md").write_text(markdown(stored))
+        return 0
     args.duration = args.duration or (3.0 if args.quick else 10.0)
     args.pgbench_seconds = 3 if args.quick else 10
     args.auction_orders = args.auction_orders or (20_000 if args.quick else 100_000)
