@@ -45,25 +45,24 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 CONNECT_CONCURRENCY = 50
+# After the last order: how long a client still waits for trades it has not seen.
+GRACE_SECONDS = 30.0
 
 
 # --- the WebSocket clients (child processes; no Django) ---------------------------------------
 
 
 def client_process(
-    url: str,
-    count: int,
-    expected_trades: int,
-    ready: Any,
-    results: Any,
-    stop_after: float,
+    url: str, count: int, expected_trades: int, ready: Any, results: Any, done: Any
 ) -> None:
-    asyncio.run(_clients(url, count, expected_trades, ready, results, stop_after))
+    asyncio.run(_clients(url, count, expected_trades, ready, results, done))
 
 
 async def _clients(
-    url: str, count: int, expected: int, ready: Any, results: Any, stop_after: float
+    url: str, count: int, expected: int, ready: Any, results: Any, done: Any
 ) -> None:
+    """Each client reads until it has seen every trade, or GRACE_SECONDS after the last order
+    was placed (`done`)."""
     import websockets
 
     origin = "http://" + (urllib.parse.urlparse(url).hostname or "127.0.0.1")
@@ -82,13 +81,17 @@ async def _clients(
         last_seq = snapshot["seq"]
         gaps = 0
         receipts: list[tuple[int, float]] = []
-        deadline = time.monotonic() + stop_after
+        finished_at: float | None = None
         try:
-            while len(receipts) < expected and time.monotonic() < deadline:
-                try:
-                    raw = await asyncio.wait_for(socket_.recv(), deadline - time.monotonic())
-                except TimeoutError:
+            while len(receipts) < expected:
+                if finished_at is None and done.is_set():
+                    finished_at = time.monotonic()
+                if finished_at is not None and time.monotonic() - finished_at > GRACE_SECONDS:
                     break
+                try:
+                    raw = await asyncio.wait_for(socket_.recv(), 1.0)
+                except TimeoutError:
+                    continue
                 at = time.time()
                 message = json.loads(raw)
                 if message["seq"] != last_seq + 1:
@@ -220,7 +223,10 @@ def market_setup(trades: int) -> dict[str, Any]:
         user_id=seller.pk, vehicle=vehicle, symbol=symbol, total_shares=max(1000, trades * 2)
     )
     market_open(symbol=symbol)
+    from django.conf import settings
+
     return {
+        "channel_layer": settings.CHANNEL_LAYERS["default"]["BACKEND"],
         "symbol": symbol,
         "seller_token": Token.objects.create(user=seller).key,
         "buyer_token": Token.objects.create(user=buyer).key,
@@ -292,16 +298,15 @@ def run(args: argparse.Namespace, base_url: str) -> dict[str, Any]:
     parsed = urllib.parse.urlparse(base_url)
     ws_url = f"ws://{parsed.netloc}/ws/instruments/{symbol}/"
     context = multiprocessing.get_context("spawn")
-    ready, results = context.Queue(), context.Queue()
+    ready, results, done = context.Queue(), context.Queue(), context.Event()
     per_process = [
         args.clients // args.client_processes
         + (1 if n < args.clients % args.client_processes else 0)
         for n in range(args.client_processes)
     ]
-    stop_after = args.trades / args.rate + 120
     children = [
         context.Process(
-            target=client_process, args=(ws_url, count, args.trades, ready, results, stop_after)
+            target=client_process, args=(ws_url, count, args.trades, ready, results, done)
         )
         for count in per_process
         if count
@@ -330,8 +335,11 @@ def run(args: argparse.Namespace, base_url: str) -> dict[str, Any]:
         if order.get("status") != "filled":
             raise SystemExit(f"a buy did not trade: {order}")
     trading_seconds = time.monotonic() - started
+    done.set()
 
-    collected = [delivery for _ in children for delivery in results.get(timeout=stop_after + 60)]
+    collected = [
+        delivery for _ in children for delivery in results.get(timeout=GRACE_SECONDS + 120)
+    ]
     for child in children:
         child.join(timeout=30)
     committed, buy_orders = commit_times(symbol)
@@ -349,6 +357,7 @@ def run(args: argparse.Namespace, base_url: str) -> dict[str, Any]:
     ]
     expected = len(committed) * connected
     summary = {
+        "channel_layer": market["channel_layer"],
         "clients": connected,
         "client_processes": len(children),
         "trades": len(committed),

@@ -9,8 +9,8 @@ A client sends `{"type": "snapshot"}` for a fresh one.
 The consumer also keeps its stream whole where the channel layer does not: a message that skips
 sequence numbers is preceded by the missing ones, read from the outbox (or, when they are no
 longer kept, replaced by a fresh snapshot); when Redis goes away the consumer waits for it,
-joins its group again and catches up from the outbox. Shortly after connecting it checks once
-for a message published between joining and the snapshot that the group did not deliver.
+joins its group again and catches up from the outbox; and every few seconds it compares its
+last number with the stream's cursor and forwards what the group did not bring.
 
 Close codes: 4404 unknown symbol, 4401 not authenticated (or the session logged out).
 """
@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth import user_logged_out
@@ -46,11 +47,17 @@ RETRY_FIRST_SECONDS = 0.1
 RETRY_MAX_SECONDS = 2.0
 LAYER_ERRORS = (OSError, RedisError, TimeoutError)
 SNAPSHOT_REUSE_SECONDS = 1.0
-# Re-join the group this often: Redis forgets a membership after a day (channels_redis
-# group_expiry), and a quiet stream gets its catch-up check.
+# Compare with the stream's cursor this often (a cached read: one query per stream and
+# process at most every CURSOR_REUSE_SECONDS, whatever the number of clients).
+CHECK_SECONDS = 5.0
+# Join the group again this often: Redis forgets a membership after a day (channels_redis
+# group_expiry).
 REJOIN_SECONDS = 600.0
 
+CURSOR_REUSE_SECONDS = 0.5
+
 _snapshots: dict[str, tuple[int, float, dict[str, Any]]] = {}
+_cursors: dict[str, tuple[int, float]] = {}
 _snapshots_lock = threading.Lock()
 
 
@@ -89,8 +96,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         self._joined = True
         if not await self._send_snapshot():
             return
-        self._spawn(self._catch_up(delay=CATCH_UP_DELAY_SECONDS))
-        self._spawn(self._stay_joined())
+        self._spawn(self._stay_current())
 
     async def disconnect(self, code: int) -> None:
         for task in list(getattr(self, "_tasks", ())):
@@ -117,14 +123,24 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     # --- the group's messages ---------------------------------------------------------------
 
-    async def stream_publish(self, event: dict[str, Any]) -> None:
-        """A relay batch (market.broadcast.publish)."""
-        async with self._in_order:
-            for message in event["messages"]:
-                await self._forward(message)
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        """As Channels' dispatch, without its `aclose_old_connections()` before every handler:
+        that is a hop to the one sync thread per message and client (the thread the sync views
+        run on), which a thousand clients of a busy stream would saturate. The handlers here
+        reach the database only through `database_sync_to_async`, which closes stale
+        connections itself."""
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
-    async def _forward(self, message: dict[str, Any]) -> None:
-        seq = int(message["seq"])
+    async def stream_publish(self, event: dict[str, Any]) -> None:
+        """A relay batch (market.broadcast.publish): sequence numbers and JSON texts."""
+        async with self._in_order:
+            for seq, text in zip(event["seqs"], event["texts"], strict=True):
+                await self._forward(int(seq), text)
+
+    async def _forward(self, seq: int, text: str) -> None:
         if seq <= self.last_seq:
             return  # already in the snapshot, or a duplicate
         if seq > self.last_seq + 1:
@@ -136,7 +152,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 return
             for item in missing:
                 await self.send_json(item)
-        await self.send_json(message)
+        await self.send(text_data=text)
         self.last_seq = seq
 
     async def _send_snapshot(self, at_least: int = 0) -> bool:
@@ -175,7 +191,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         """Forward what the stream published that the group did not bring us."""
         await asyncio.sleep(delay)
         async with self._in_order:
-            latest = await database_sync_to_async(relay.stream_last_seq)(self.stream)
+            latest = await _recent_last_seq(self.stream)
             if latest <= self.last_seq:
                 return
             missing = await database_sync_to_async(relay.stream_backlog)(
@@ -188,14 +204,22 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 await self.send_json(item)
             self.last_seq = latest
 
-    async def _stay_joined(self) -> None:
+    async def _stay_current(self) -> None:
+        """Every CHECK_SECONDS (the first after CATCH_UP_DELAY_SECONDS), forward what the
+        stream published that the group did not bring: a relay that sent while this consumer
+        joined, a message lost while Redis restarted (the pub/sub layer reconnects without a
+        word to its consumers). Every REJOIN_SECONDS, join the group again."""
+        await asyncio.sleep(CATCH_UP_DELAY_SECONDS)
+        joined_at = time.monotonic()
         while True:
-            await asyncio.sleep(REJOIN_SECONDS)
-            try:
-                await broadcast.join(self.stream, self.channel_name)
-            except LAYER_ERRORS:
-                continue  # the receive loop waits for the layer and joins again
             await self._catch_up(delay=0)
+            await asyncio.sleep(CHECK_SECONDS)
+            if time.monotonic() - joined_at >= REJOIN_SECONDS:
+                try:
+                    await broadcast.join(self.stream, self.channel_name)
+                    joined_at = time.monotonic()
+                except LAYER_ERRORS:
+                    pass  # the receive loop waits for the layer and joins again
 
     def _spawn(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
@@ -278,6 +302,20 @@ class MeConsumer(StreamConsumer):
         """The session this stream was opened with logged out (market.broadcast)."""
         if self.session_key is not None and event.get("session_key") == self.session_key:
             await self.close(code=CLOSE_UNAUTHENTICATED)
+
+
+async def _recent_last_seq(stream: str) -> int:
+    """The stream's last sequence number, read at most every CURSOR_REUSE_SECONDS in this
+    process for the catch-up checks (not for snapshots, which need it fresh): a thousand
+    clients connecting at once cost one read."""
+    with _snapshots_lock:
+        cached = _cursors.get(stream)
+    if cached is not None and time.monotonic() - cached[1] < CURSOR_REUSE_SECONDS:
+        return cached[0]
+    seq = await database_sync_to_async(relay.stream_last_seq)(stream)
+    with _snapshots_lock:
+        _cursors[stream] = (seq, time.monotonic())
+    return seq
 
 
 def _symbol_exists(symbol: str) -> bool:

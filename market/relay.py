@@ -38,7 +38,7 @@ from typing import Any
 from celery import shared_task
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -50,10 +50,11 @@ from market.models import (
     StreamCursor,
 )
 from market.phases import CALL_PHASES
+from market.services.bulk import bulk_update_rows
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 500
+BATCH_SIZE = 1000
 SWEEP_SECONDS = 2.0
 # After a failed send, relays after commit leave the work to the sweep for this long, so that
 # requests do not each pay for a dead channel layer.
@@ -70,6 +71,9 @@ _state_sent_at: dict[str, float] = {}
 _trailing: dict[str, asyncio.TimerHandle | None] = {}
 _tasks: set[asyncio.Future[None]] = set()
 _layer_down_until = 0.0
+# Streams committed in this process and not relayed yet; whether a background relay is due.
+_dirty: set[str] = set()
+_background_scheduled = False
 # Cursor rows this process has seen: no insert is tried for them.
 _known_cursors: set[str] = set()
 
@@ -79,16 +83,54 @@ _known_cursors: set[str] = set()
 
 def relay_after_commit(streams: Iterable[str]) -> None:
     """The on-commit hook (market.outbox.record): publish what the transaction wrote. Never
-    raises; whatever fails here is left for the sweep."""
-    global _layer_down_until
+    raises; whatever fails is left for the sweep.
+
+    In an ASGI server (market.broadcast.bound_loop) the relay leaves the request: the streams
+    join this process's dirty set and one background relay, on the loop's thread-sensitive
+    thread, publishes every dirty stream at once, so the streams of many transactions share
+    its transactions. Elsewhere (a Celery worker, a command, a sync test) it runs here."""
+    global _background_scheduled
     if time.monotonic() < _layer_down_until:
         return
+    loop = broadcast.bound_loop()
+    if loop is None:
+        _relay_now(streams)
+        return
+    with _lock:
+        _dirty.update(streams)
+        if _background_scheduled:
+            return
+        _background_scheduled = True
+    loop.call_soon_threadsafe(_start_background_relay, context=contextvars.Context())
+
+
+def _relay_now(streams: Iterable[str]) -> None:
+    global _layer_down_until
     try:
         relay_streams(streams)
-    except Exception:  # the request has committed: it must not fail now
+    except Exception:  # the transaction has committed: nothing may fail now
         with _lock:
             _layer_down_until = time.monotonic() + BACKOFF_SECONDS
         logger.warning("relay after commit failed; the sweep will publish", exc_info=True)
+
+
+def _start_background_relay() -> None:
+    task = asyncio.ensure_future(database_sync_to_async(_background_relay)())
+    _tasks.add(task)
+    task.add_done_callback(_tasks.discard)
+
+
+def _background_relay() -> None:
+    """Relay the dirty streams until none are left."""
+    global _background_scheduled
+    while True:
+        with _lock:
+            streams = sorted(_dirty)
+            _dirty.clear()
+            if not streams or time.monotonic() < _layer_down_until:
+                _background_scheduled = False
+                return
+        _relay_now(streams)
 
 
 def relay_streams(streams: Iterable[str]) -> int:
@@ -159,8 +201,12 @@ def register_with_clockwork() -> bool:
 
 
 def cancel_trailing() -> None:
-    """Forget the pending trailing relays and the throttle's clock (tests, shutdown)."""
+    """Forget the pending trailing and background relays and the throttle's clock (tests,
+    shutdown)."""
+    global _background_scheduled
     with _lock:
+        _dirty.clear()
+        _background_scheduled = False
         timers = list(_trailing.values())
         _trailing.clear()
         _state_sent_at.clear()
@@ -178,6 +224,7 @@ def _relay_events(streams: list[str]) -> tuple[int, bool]:
     sent = 0
     _ensure_cursors(streams)
     with transaction.atomic():
+        _commit_asynchronously()
         cursors = _lock_cursors(streams)
         events = list(
             MarketEvent.objects.filter(stream__in=streams, published_at__isnull=True)
@@ -190,6 +237,7 @@ def _relay_events(streams: list[str]) -> tuple[int, bool]:
         for item in events:
             by_stream[item.stream].append(item)
         now = timezone.now()
+        batches = []
         for stream, items in sorted(by_stream.items()):
             cursor = cursors[stream]
             messages = []
@@ -197,14 +245,23 @@ def _relay_events(streams: list[str]) -> tuple[int, bool]:
                 cursor.last_seq += 1
                 item.seq, item.published_at = cursor.last_seq, now
                 messages.append({"type": item.type, "seq": item.seq, "data": item.data})
-            broadcast.publish(stream, messages)
+            batches.append((stream, messages))
             sent += len(messages)
             cursor.updated_at = now
-        MarketEvent.objects.bulk_update(events, ["seq", "published_at"])
-        StreamCursor.objects.bulk_update(
+        broadcast.publish_many(batches)
+        bulk_update_rows(events, ["seq", "published_at"])
+        bulk_update_rows(
             [cursors[stream] for stream in sorted(by_stream)], ["last_seq", "updated_at"]
         )
     return sent, len(events) == BATCH_SIZE
+
+
+def _commit_asynchronously() -> None:
+    """PostgreSQL: this transaction's commit need not wait for the disk. The relay sends
+    before it commits, so a commit lost in a crash only repeats numbers that clients drop."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit = off")
 
 
 def _ensure_cursors(streams: list[str]) -> None:
@@ -274,6 +331,7 @@ def _publish_state(stream: str) -> int | None:
     state_lock = STATE_LOCK_PREFIX + stream
     _ensure_cursors([state_lock, stream])
     with transaction.atomic():
+        _commit_asynchronously()
         if not _lock_cursors([state_lock], skip_locked=True):
             return None  # the holder looks again after its commit
         markers = dict(

@@ -116,10 +116,17 @@ STORAGES = {
 
 # --- Redis: channel layer and Celery broker --------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="")
+# The Redis channel layer: channels_redis.pubsub.RedisPubSubChannelLayer publishes a group
+# message once and fans it out in each process; channels_redis.core.RedisChannelLayer queues it
+# once per consumer, several Redis round trips each, too slow for a thousand clients of one
+# instrument. Pub/sub delivers at most once: the outbox fills what it loses (docs/realtime.md).
+CHANNEL_LAYER_BACKEND = env(
+    "CHANNEL_LAYER_BACKEND", default="channels_redis.pubsub.RedisPubSubChannelLayer"
+)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "BACKEND": CHANNEL_LAYER_BACKEND,
             "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 10},
         }
     }

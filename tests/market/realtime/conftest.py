@@ -5,6 +5,7 @@ Tests that publish use `django_db(transaction=True)`: events go out only after a
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -52,6 +53,7 @@ def quiet_relay() -> Iterator[None]:
     relay._layer_down_until = 0.0
     broadcast._loop = None
     consumers._snapshots.clear()
+    consumers._cursors.clear()
     relay._known_cursors.clear()
 
 
@@ -116,6 +118,9 @@ async def open_stream() -> AsyncIterator[Callable[..., Any]]:
     for communicator in communicators:
         with suppress(Exception):
             await communicator.disconnect(timeout=1)
+    # No relay of this test may still write when the database is flushed for the next.
+    relay.cancel_trailing()
+    await asyncio.gather(*list(relay._tasks), return_exceptions=True)
     # The database connection of the thread that ran the test's database calls.
     await db(connections.close_all)()
 
@@ -210,13 +215,13 @@ def redis_server() -> Iterator[RedisServer]:
     server.close()
 
 
-def redis_layer(url: str, **config: Any) -> dict[str, Any]:
-    return {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [url], "capacity": 10_000, **config},
-        }
-    }
+CORE_LAYER = "channels_redis.core.RedisChannelLayer"
+PUBSUB_LAYER = "channels_redis.pubsub.RedisPubSubChannelLayer"
+REDIS_LAYERS = [pytest.param(CORE_LAYER, id="core"), pytest.param(PUBSUB_LAYER, id="pubsub")]
+
+
+def redis_layer(url: str, backend: str = CORE_LAYER, **config: Any) -> dict[str, Any]:
+    return {"default": {"BACKEND": backend, "CONFIG": {"hosts": [url], **config}}}
 
 
 def child_env(**extra: str) -> dict[str, str]:

@@ -30,6 +30,7 @@ from market import clock, relay
 from market.models import MarketEvent
 from market.services.control import market_open
 from tests.market.realtime.conftest import (
+    REDIS_LAYERS,
     assert_in_sequence,
     child_env,
     db,
@@ -48,12 +49,13 @@ ROOT = Path(__file__).resolve().parents[3]
 pytestmark = [pytest.mark.redis, pytest.mark.django_db(transaction=True)]
 
 
+@pytest.mark.parametrize("backend", REDIS_LAYERS)
 async def test_a_stream_over_redis_sends_the_snapshot_then_the_trade(
-    open_stream, settings, car, seller, buyer
+    open_stream, settings, backend, car, seller, buyer
 ):
     # A prefix of its own: the shared test Redis may serve other runs at the same time.
     settings.CHANNEL_LAYERS = redis_layer(
-        django_settings.TEST_REDIS_URL, prefix=f"vx-test-{uuid.uuid4().hex[:8]}:"
+        django_settings.TEST_REDIS_URL, backend, prefix=f"vx-test-{uuid.uuid4().hex[:8]}:"
     )
     _, stream = await open_stream(public_path(car))
     snapshot = await stream.receive()
@@ -66,10 +68,11 @@ async def test_a_stream_over_redis_sends_the_snapshot_then_the_trade(
     assert received[-1]["data"]["quantity"] == 2
 
 
+@pytest.mark.parametrize("backend", REDIS_LAYERS)
 async def test_events_missed_while_redis_was_down_arrive_in_order_once_it_is_back(
-    open_stream, settings, redis_server, car, seller, buyer
+    open_stream, settings, backend, redis_server, car, seller, buyer
 ):
-    settings.CHANNEL_LAYERS = redis_layer(redis_server.url)
+    settings.CHANNEL_LAYERS = redis_layer(redis_server.url, backend)
     _, stream = await open_stream(public_path(car))
     snapshot = await stream.receive()
     await db(place)(seller, car.symbol, "sell", 10, "101.00")
@@ -131,13 +134,19 @@ def demo_clock(settings) -> Iterator[dict[str, str]]:
     clock.demo_epoch.cache_clear()
 
 
+@pytest.fixture(params=REDIS_LAYERS)
+def backend(request) -> str:
+    return str(request.param)
+
+
 @pytest.fixture
-def uvicorn_servers(redis_server, demo_clock) -> Iterator[list[int]]:
+def uvicorn_servers(redis_server, demo_clock, backend) -> Iterator[list[int]]:
     """Two uvicorn processes serving config.asgi on the test database and the test's Redis."""
     env = child_env(
         DJANGO_SETTINGS_MODULE="config.settings.test",
         DATABASE_URL=_database_url(),
         REDIS_URL=redis_server.url,
+        CHANNEL_LAYER_BACKEND=backend,
         PYTHONPATH=str(ROOT),
         **demo_clock,
     )
@@ -196,9 +205,9 @@ def _post_order(port: int, token: str, **order: Any) -> dict[str, Any]:
 
 @pytest.mark.postgres
 async def test_a_trade_placed_on_one_server_reaches_a_client_of_another(
-    settings, demo_clock, redis_server, uvicorn_servers, make_trader, make_instrument
+    settings, demo_clock, redis_server, backend, uvicorn_servers, make_trader, make_instrument
 ):
-    settings.CHANNEL_LAYERS = redis_layer(redis_server.url)
+    settings.CHANNEL_LAYERS = redis_layer(redis_server.url, backend)
     api_port, stream_port = uvicorn_servers
 
     def market() -> tuple[str, str, str]:
