@@ -399,8 +399,9 @@ class LedgerEntryAdmin(ReadOnlyAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdmin):
-    list_display = ("id", "action", "actor", "instrument", "order", "created_at")
+    list_display = ("id", "action", "actor", "instrument", "order", "chain", "seq", "created_at")
     list_filter = ("action", "created_at")
     list_select_related = ("actor", "instrument", "order")
-    search_fields = ("action", "actor__username", "instrument__symbol", "=order__id")
+    # `=chain` finds a chain `verify_audit` names, e.g. instrument:12.
+    search_fields = ("action", "actor__username", "instrument__symbol", "=order__id", "=chain")
     date_hierarchy = "created_at"

@@ -2,7 +2,9 @@
 
 1. the instrument row: the book's mutex; its orders and positions change only under it;
 2. cash accounts, by primary key: they are shared across instruments, so every transaction
-   that locks several takes them in ascending primary key order and cannot deadlock.
+   that locks several takes them in ascending primary key order and cannot deadlock;
+3. audit chain heads, by name, last: a transaction takes them when it writes its audit events
+   and waits for nothing after them but its commit.
 
 On SQLite `select_for_update` is a no-op; there IMMEDIATE transactions serialize writers.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from market.errors import InstrumentNotFound
-from market.models import CashAccount, CashAccountKind, Instrument
+from market.models import AuditChain, CashAccount, CashAccountKind, Instrument
 
 
 def instrument_for_update(*, symbol: str | None = None, pk: int | None = None) -> Instrument:
@@ -35,3 +37,25 @@ def cash_accounts_for_update(user_ids: Iterable[int]) -> dict[int, CashAccount]:
         CashAccount.objects.get_or_create(user_id=user_id, defaults={"kind": CashAccountKind.USER})
     accounts = CashAccount.objects.select_for_update().filter(user_id__in=wanted).order_by("pk")
     return {account.user_id: account for account in accounts if account.user_id is not None}
+
+
+def audit_chains_for_update(names: Iterable[str]) -> dict[str, AuditChain]:
+    """Lock the heads of the named audit chains in name order, starting any that is missing."""
+    wanted = sorted(set(names))
+    heads = {
+        head.name: head
+        for head in AuditChain.objects.select_for_update().filter(name__in=wanted).order_by("name")
+    }
+    missing = [name for name in wanted if name not in heads]
+    if missing:
+        # Two transactions may start the same chain at once: one insert wins, both then lock it.
+        AuditChain.objects.bulk_create(
+            [AuditChain(name=name) for name in missing], ignore_conflicts=True
+        )
+        heads.update(
+            (head.name, head)
+            for head in AuditChain.objects.select_for_update()
+            .filter(name__in=missing)
+            .order_by("name")
+        )
+    return heads

@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
+from django.utils import timezone
 
 from market.money import ZERO
 
@@ -446,8 +447,28 @@ class LedgerEntry(ImmutableModel):
         return f"{self.account} {self.amount}"
 
 
+# The `prev_hash` of a chain's first event.
+AUDIT_GENESIS_HASH = "0" * 64
+
+
+class AuditChain(models.Model):
+    """The head of one audit chain: its last event's sequence number and hash. One chain per
+    instrument (`instrument:<pk>`, appended under the instrument's lock) and one, `market`, for
+    the events of no instrument; the head's row lock orders a chain's appends
+    (market/services/audit.py)."""
+
+    name = models.CharField(max_length=40, primary_key=True)
+    last_seq = models.PositiveBigIntegerField(default=0)
+    last_hash = models.CharField(max_length=64, default=AUDIT_GENESIS_HASH)
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.last_seq}"
+
+
 class AuditEvent(ImmutableModel):
-    """What happened, who did it, to what. Immutable once written."""
+    """What happened, who did it, to what. Immutable once written, and tamper-evident: each
+    event carries its chain's previous hash and its own, a SHA-256 of what it stores
+    (`manage.py verify_audit`)."""
 
     action = models.CharField(max_length=40)
     actor = models.ForeignKey(
@@ -460,11 +481,20 @@ class AuditEvent(ImmutableModel):
         Order, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
     )
     data = models.JSONField(default=dict)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Set when the event is made, not on save: the hash covers exactly the stored value.
+    created_at = models.DateTimeField(default=timezone.now)
+    chain = models.CharField(max_length=40, default="")
+    seq = models.PositiveBigIntegerField(default=0)
+    prev_hash = models.CharField(max_length=64, default="")
+    hash = models.CharField(max_length=64, default="")
 
     class Meta:
         ordering = ["-pk"]
         indexes = [models.Index(fields=["action", "-id"], name="audit_action")]
+        constraints = [
+            # Also the index `verify_audit` walks a chain by.
+            models.UniqueConstraint(fields=["chain", "seq"], name="audit_chain_seq_unique"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} #{self.pk}"

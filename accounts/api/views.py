@@ -7,7 +7,6 @@ from rest_framework import status
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import AnonRateThrottle
 from rest_framework.views import APIView
 
 from accounts.api.serializers import (
@@ -18,13 +17,7 @@ from accounts.api.serializers import (
     UserRegisterInput,
 )
 from accounts.services import auth_token_obtain, user_register
-
-
-class AuthRateThrottle(AnonRateThrottle):
-    """Slows password guessing and sign-up floods, per client address."""
-
-    scope = "auth"
-    rate = "30/minute"
+from accounts.throttles import AuthRateThrottle
 
 
 class UserRegisterApi(APIView):

@@ -159,6 +159,14 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exception_handler",
     "COERCE_DECIMAL_TO_STRING": True,
+    # config/throttling.py; counted in CACHES["default"] (Redis when REDIS_URL is set).
+    "DEFAULT_THROTTLE_RATES": {
+        # Per user: order placement and cancels (market/api/throttles.py).
+        "orders": env("THROTTLE_ORDERS_RATE", default="600/minute"),
+        "cancels": env("THROTTLE_CANCELS_RATE", default="600/minute"),
+        # Per client address: sign-up and log-in, API and pages together (accounts/throttles.py).
+        "auth": env("THROTTLE_AUTH_RATE", default="30/minute"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Vehicle share exchange API",

@@ -36,6 +36,7 @@ from market.api.serializers import (
     TradeOutput,
     TradesQuery,
 )
+from market.api.throttles import OrderCancelThrottle, OrderPlaceThrottle
 from market.services.listings import instrument_list
 from market.services.orders import order_cancel, order_place
 from vehicles.selectors import vehicle_get
@@ -47,7 +48,11 @@ ERROR_404 = OpenApiResponse(ApiErrorOutput, description="Unknown, or not yours."
 ERROR_409 = OpenApiResponse(
     ApiErrorOutput,
     description="Conflicts with the market's state: halted or delisted instrument, self-trade, "
-    "insufficient cash or shares, order already closed, client_order_id reused.",
+    "insufficient cash or shares, order already closed, client_order_id reused, too many "
+    "open orders.",
+)
+ERROR_429 = OpenApiResponse(
+    ApiErrorOutput, description="Too many requests; Retry-After says how many seconds to wait."
 )
 SYMBOL = OpenApiParameter("symbol", str, OpenApiParameter.PATH, description="e.g. PORS91173")
 MARKET_TAG = ["market data"]
@@ -261,6 +266,7 @@ class InstrumentAuctionsApi(APIView):
 class OrderListApi(APIView):
     pagination_class = MarketPagination
     permission_classes = [IsAuthenticated]
+    throttle_classes = [OrderPlaceThrottle]
 
     @extend_schema(
         operation_id="orders_list",
@@ -295,6 +301,7 @@ class OrderListApi(APIView):
             401: ERROR_401,
             404: OpenApiResponse(ApiErrorOutput, description="Unknown symbol."),
             409: ERROR_409,
+            429: ERROR_429,
         },
     )
     def post(self, request: Request) -> Response:
@@ -310,6 +317,7 @@ class OrderListApi(APIView):
 
 class OrderDetailApi(APIView):
     permission_classes = [IsAuthenticated]
+    throttle_classes = [OrderCancelThrottle]
 
     @extend_schema(
         operation_id="orders_retrieve",
@@ -325,7 +333,13 @@ class OrderDetailApi(APIView):
         tags=["orders"],
         summary="Cancel one of your open orders",
         description="Releases its reservation at once; answers with the cancelled order.",
-        responses={200: OrderOutput, 401: ERROR_401, 404: ERROR_404, 409: ERROR_409},
+        responses={
+            200: OrderOutput,
+            401: ERROR_401,
+            404: ERROR_404,
+            409: ERROR_409,
+            429: ERROR_429,
+        },
     )
     def delete(self, request: Request, order_id: int) -> Response:
         order_cancel(user_id=_user_id(request), order_id=order_id)

@@ -246,7 +246,7 @@ def book_execute(
     for command in commands:
         try:
             if isinstance(command, CancelOrder):
-                outcomes.append(_cancel(session, book, cancel_targets, command))
+                outcomes.append(_cancel(session, book, cancel_targets, command, open_counts))
             else:
                 outcomes.append(_place(session, book, phase, command, replays, open_counts))
         except DomainError as error:
@@ -305,7 +305,11 @@ def _engine_order(order: Order) -> EngineOrder:
 
 
 def _cancel(
-    session: BookSession, book: OrderBook, targets: dict[int, Order], command: CancelOrder
+    session: BookSession,
+    book: OrderBook,
+    targets: dict[int, Order],
+    command: CancelOrder,
+    open_counts: dict[int, int],
 ) -> Order:
     order = targets.get(command.order_id)
     if order is None or order.user_id != command.user_id:
@@ -315,6 +319,7 @@ def _cancel(
     if book.get(order.pk) is not None:
         book.cancel(order.pk)
     session.close(order, OrderStatus.CANCELLED)
+    _count_closed(open_counts, order)
     session.audit(
         "order.cancelled",
         actor_id=command.actor_id or command.user_id,
@@ -374,7 +379,6 @@ def _place(
     _check_funds(session, order)
 
     order.save()
-    open_counts[order.user_id] = open_counts.get(order.user_id, 0) + 1
     session.track([order])
     session.reserve(order)
     session.audit(
@@ -392,7 +396,10 @@ def _place(
     if command.client_order_id is not None:
         replays[(command.user_id, command.client_order_id)] = order
     if phase == Phase.CONTINUOUS:
-        _match(session, book, order)
+        for maker in _match(session, book, order):
+            _count_closed(open_counts, maker)
+    if order.is_open:
+        open_counts[order.user_id] = open_counts.get(order.user_id, 0) + 1
     return order
 
 
@@ -416,7 +423,8 @@ def _replay(command: PlaceOrder, symbol: str) -> Outcome:
 
 def _open_order_counts(user_ids: set[int]) -> dict[int, int]:
     """Each user's open orders in every instrument, in one query for the whole batch; the
-    batch adds the orders it saves (what a count per order would have seen)."""
+    batch keeps it up to date as its orders rest, fill and are cancelled (`_count_closed`), so
+    each order sees what a count of its own would have seen."""
     if not user_ids:
         return {}
     return dict(
@@ -426,6 +434,12 @@ def _open_order_counts(user_ids: set[int]) -> dict[int, int]:
         .annotate(open_orders=Count("id"))
         .values_list("user_id", "open_orders")
     )
+
+
+def _count_closed(open_counts: dict[int, int], order: Order) -> None:
+    """An order open before this command closed in it: one fewer for its owner, if counted."""
+    if order.user_id in open_counts and not order.is_open:
+        open_counts[order.user_id] = max(0, open_counts[order.user_id] - 1)
 
 
 def _check_open_order_limit(open_counts: dict[int, int], user_id: int) -> None:
@@ -489,8 +503,10 @@ def _check_funds(session: BookSession, order: Order) -> None:
             )
 
 
-def _match(session: BookSession, book: OrderBook, order: Order) -> None:
+def _match(session: BookSession, book: OrderBook, order: Order) -> list[Order]:
+    """Trade `order` against the book; returns the resting orders it filled completely."""
     fills = book.submit(_engine_order(order))
+    filled_makers: list[Order] = []
     for fill in fills:
         maker = session.orders[fill.maker_id]
         buy, sell = (order, maker) if order.side == Side.BUY else (maker, order)
@@ -502,8 +518,11 @@ def _match(session: BookSession, book: OrderBook, order: Order) -> None:
             kind=TradeKind.CONTINUOUS,
             aggressor_side=order.side,
         )
+        if not maker.is_open:
+            filled_makers.append(maker)
     if order.is_open and (order.type == OrderType.MARKET or order.time_in_force == TimeInForce.IOC):
         # Whatever an immediate-or-cancel or market order could not fill at once is cancelled.
         if book.get(order.pk) is not None:
             book.cancel(order.pk)
         session.close(order, OrderStatus.CANCELLED)
+    return filled_makers

@@ -2,7 +2,8 @@
 
 Real processes (not threads), each with its own database connection, so the instrument row
 lock and the account locks are what keeps the books right. Afterwards every invariant holds,
-no order is overfilled, and every accepted order is accounted for.
+no order is overfilled, every accepted order is accounted for, and the audit chains the
+processes appended to at once are unbroken.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from django.db.models import F
 
 from config.errors import DomainError
 from market.models import Order, OrderStatus, Trade
+from market.services.audit import audit_verify
 from market.services.ledger import cash_deposit
 from market.services.orders import order_cancel, order_place
 from market.services.reconcile import reconcile
@@ -111,6 +113,9 @@ def test_racing_processes_keep_every_invariant(crowded_market, instruments):
     assert unexpected == []
     assert set(rejected) <= EXPECTED_REJECTIONS
     assert [str(found) for found in reconcile()] == []
+    verification = audit_verify()
+    assert [str(found) for found in verification.breaks] == []
+    assert verification.events >= len(accepted), "every accepted order is in the audit trail"
     assert len(accepted) >= 40, f"too little traffic to prove anything: {len(accepted)} orders"
     assert Trade.objects.exists()
     stored = set(Order.objects.filter(pk__in=accepted).values_list("pk", flat=True))

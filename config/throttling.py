@@ -1,0 +1,59 @@
+"""Request throttles: DRF's, counted in Django's cache (Redis in production, so every web process
+shares the counts; process memory in embedded mode).
+
+Rates are `REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][scope]`, read on every request: DRF's own
+throttles read them once, at import, so a changed setting would never reach them. A refused
+request is answered 429 with `Retry-After` and the usual `{"code", "detail", "fields"}` body
+(config/api.py); a page checks with `throttle_wait` and answers the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
+from rest_framework.settings import api_settings
+from rest_framework.throttling import SimpleRateThrottle
+
+
+class SettingsRateThrottle(SimpleRateThrottle):
+    """A throttle for one scope, applied to the HTTP methods in `methods` (all when empty)."""
+
+    methods: frozenset[str] = frozenset()
+
+    def get_rate(self) -> str | None:
+        rates = api_settings.DEFAULT_THROTTLE_RATES
+        if self.scope not in rates:
+            raise ImproperlyConfigured(f"No throttle rate for the scope {self.scope!r}.")
+        rate = rates[self.scope]
+        return None if rate is None else str(rate)
+
+    def allow_request(self, request: Any, view: Any) -> bool:
+        if self.methods and request.method not in self.methods:
+            return True
+        return super().allow_request(request, view)
+
+
+class UserRateThrottle(SettingsRateThrottle):
+    """Counted per signed-in user (per client address for anyone else)."""
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        user = getattr(request, "user", None)
+        ident = user.pk if user is not None and user.is_authenticated else self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class AddressRateThrottle(SettingsRateThrottle):
+    """Counted per client address, whoever is signed in."""
+
+    def get_cache_key(self, request: Any, view: Any) -> str:
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
+
+
+def throttle_wait(throttle: SettingsRateThrottle, request: HttpRequest) -> int | None:
+    """For a page view: None when `request` may go on, else the seconds to wait (at least 1)."""
+    if throttle.allow_request(request, None):
+        return None
+    wait = throttle.wait()
+    return max(1, int(wait + 0.999)) if wait is not None else 1
