@@ -6,7 +6,6 @@ redirect, HSTS and the secure-only cookies. scripts/run_bench.py sets DATABASE_U
 a throwaway SECRET_KEY.
 """
 
-from config.env import env
 from config.settings.production import *  # noqa: F403
 
 DEBUG = False
@@ -17,14 +16,3 @@ SECURE_HSTS_PRELOAD = False
 SESSION_COOKIE_SECURE = False
 CSRF_COOKIE_SECURE = False
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
-
-# An experiment, off by default (`run_bench.py --db-pool`): Django's pooled PostgreSQL
-# connections (psycopg_pool). Under ASGI every request runs its sync code in a thread of its
-# own, so CONN_MAX_AGE never reuses a connection; a pool does. docs/benchmarks.md has the figures.
-if env.bool("BENCH_DB_POOL", default=False):
-    DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {  # noqa: F405
-        "min_size": 4,
-        "max_size": env.int("BENCH_DB_POOL_SIZE", default=40),
-        "timeout": 20,
-    }
