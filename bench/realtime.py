@@ -182,7 +182,7 @@ def serve(stack: ExitStack, workers: int) -> str:
         process(
             [PYTHON, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1",
              "--port", str(port), "--workers", str(workers), "--no-access-log",
-             "--lifespan", "off"],
+             "--lifespan", "off", "--ws-per-message-deflate", "false"],
             env, workdir / "uvicorn.log",
         )
     )  # fmt: skip

@@ -49,7 +49,7 @@ LAYER_ERRORS = (OSError, RedisError, TimeoutError)
 SNAPSHOT_REUSE_SECONDS = 1.0
 # Compare with the stream's cursor this often (a cached read: one query per stream and
 # process at most every CURSOR_REUSE_SECONDS, whatever the number of clients).
-CHECK_SECONDS = 5.0
+CHECK_SECONDS = 3.0
 # Join the group again this often: Redis forgets a membership after a day (channels_redis
 # group_expiry).
 REJOIN_SECONDS = 600.0
@@ -115,7 +115,9 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             content = None
         if isinstance(content, dict) and content.get("type") == "snapshot":
             async with self._in_order:
-                await self._send_snapshot()
+                # Never a number below one this client has: the relay sends before its commit
+                # shows the new number, and the state read now has all it numbered already.
+                await self._send_snapshot(at_least=self.last_seq)
             return
         await self.send_json(
             {"type": "error", "seq": None, "data": {"detail": 'Send {"type": "snapshot"}.'}}
@@ -187,11 +189,12 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
                 _snapshots[self.stream] = (seq, time.monotonic(), data)
         return seq, data
 
-    async def _catch_up(self, *, delay: float) -> None:
-        """Forward what the stream published that the group did not bring us."""
+    async def _catch_up(self, *, delay: float, upto: int | None = None) -> None:
+        """Forward what the stream published (up to `upto`, else its latest) that the group did
+        not bring us."""
         await asyncio.sleep(delay)
         async with self._in_order:
-            latest = await _recent_last_seq(self.stream)
+            latest = await _recent_last_seq(self.stream) if upto is None else upto
             if latest <= self.last_seq:
                 return
             missing = await database_sync_to_async(relay.stream_backlog)(
@@ -206,13 +209,19 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
 
     async def _stay_current(self) -> None:
         """Every CHECK_SECONDS (the first after CATCH_UP_DELAY_SECONDS), forward what the
-        stream published that the group did not bring: a relay that sent while this consumer
-        joined, a message lost while Redis restarted (the pub/sub layer reconnects without a
-        word to its consumers). Every REJOIN_SECONDS, join the group again."""
+        stream had published at the previous check and the group has still not brought: a
+        relay that sent while this consumer joined, a message lost while Redis restarted (the
+        pub/sub layer reconnects without a word to its consumers). Only what is that old: a
+        busy consumer is behind the cursor all the time, with the messages on their way in its
+        queue, and reading them from the database for each of a thousand clients would slow
+        every one of them further. Every REJOIN_SECONDS, join the group again."""
         await asyncio.sleep(CATCH_UP_DELAY_SECONDS)
         joined_at = time.monotonic()
+        due = 0  # the stream's number at the previous check
         while True:
-            await self._catch_up(delay=0)
+            if due > self.last_seq:
+                await self._catch_up(delay=0, upto=due)
+            due = await _recent_last_seq(self.stream)
             await asyncio.sleep(CHECK_SECONDS)
             if time.monotonic() - joined_at >= REJOIN_SECONDS:
                 try:

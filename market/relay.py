@@ -30,7 +30,8 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -38,7 +39,7 @@ from typing import Any
 from celery import shared_task
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import close_old_connections, connection, connections, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -86,9 +87,9 @@ def relay_after_commit(streams: Iterable[str]) -> None:
     raises; whatever fails is left for the sweep.
 
     In an ASGI server (market.broadcast.bound_loop) the relay leaves the request: the streams
-    join this process's dirty set and one background relay, on the loop's thread-sensitive
-    thread, publishes every dirty stream at once, so the streams of many transactions share
-    its transactions. Elsewhere (a Celery worker, a command, a sync test) it runs here."""
+    join this process's dirty set and one background relay (`_off_the_loop`) publishes every
+    dirty stream at once, so the streams of many transactions share its transactions.
+    Elsewhere (a Celery worker, a command, a sync test) it runs here."""
     global _background_scheduled
     if time.monotonic() < _layer_down_until:
         return
@@ -115,9 +116,43 @@ def _relay_now(streams: Iterable[str]) -> None:
 
 
 def _start_background_relay() -> None:
-    task = asyncio.ensure_future(database_sync_to_async(_background_relay)())
+    _off_the_loop(_background_relay)
+
+
+_relay_thread: ThreadPoolExecutor | None = None
+
+
+def _off_the_loop(work: Callable[..., None], *args: Any) -> None:
+    """On the loop: run `work` in a thread. On PostgreSQL, the relay's own thread: on the
+    thread-sensitive one it would wait behind every sync view of the process (order requests),
+    and a trade's messages would wait with it. On SQLite (embedded mode, one process), that
+    thread-sensitive one, so the relay never races the views for SQLite's one writer."""
+    global _relay_thread
+    if connections["default"].vendor == "postgresql":
+        if _relay_thread is None:
+            _relay_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relay")
+        task = asyncio.get_running_loop().run_in_executor(
+            _relay_thread, _with_fresh_connection, work, *args
+        )
+    else:
+        task = asyncio.ensure_future(database_sync_to_async(work)(*args))
     _tasks.add(task)
     task.add_done_callback(_tasks.discard)
+
+
+def _with_fresh_connection(work: Callable[..., None], *args: Any) -> None:
+    # As database_sync_to_async does: no connection past its age or broken.
+    close_old_connections()
+    try:
+        work(*args)
+    finally:
+        close_old_connections()
+
+
+def close_relay_connections() -> None:
+    """Close the relay thread's database connection (tests: before the database is dropped)."""
+    if _relay_thread is not None:
+        _relay_thread.submit(connections.close_all).result()
 
 
 def _background_relay() -> None:
@@ -376,8 +411,7 @@ def _state_due(stream: str) -> bool:
     """Whether state may go out now; if not, a trailing relay is scheduled for when it may.
 
     The trailing relay is a timer on the ASGI server's event loop (market.broadcast.bound_loop),
-    run on its thread-sensitive thread: the one the sync views run on, so it never races their
-    database work, and it sends on the loop the in-memory layer serves. A process without a
+    run in a thread (`_off_the_loop`), and it sends on the loop the in-memory layer serves. A process without a
     loop (a Celery worker, a command, a sync test) starts no thread for it: markers that come
     too soon there wait for the next relay or the sweep (at most SWEEP_SECONDS)."""
     interval = settings.MARKET_STREAM_STATE_INTERVAL_MS / 1000
@@ -407,9 +441,7 @@ def _schedule_trailing(loop: asyncio.AbstractEventLoop, stream: str, wait: float
 
 
 def _start_trailing(stream: str) -> None:
-    task = asyncio.ensure_future(database_sync_to_async(_trailing_relay)(stream))
-    _tasks.add(task)
-    task.add_done_callback(_tasks.discard)
+    _off_the_loop(_trailing_relay, stream)
 
 
 def _trailing_relay(stream: str) -> None:

@@ -158,6 +158,8 @@ class Bench:
                     *("--host", "127.0.0.1", "--port", str(port)),
                     *("--workers", str(args.web_workers)),
                     *("--loop", "uvloop", "--http", "httptools", "--no-access-log"),
+                    # Compressing each small message once per client costs more than it saves.
+                    *("--ws-per-message-deflate", "false"),
                 ],
                 env=self.env,
                 log_path=self.workdir / "web.log",

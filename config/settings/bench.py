@@ -33,13 +33,3 @@ REST_FRAMEWORK = {
     },
 }
 
-# An experiment, off by default (`run_bench.py --db-pool`): Django's pooled PostgreSQL
-# connections (psycopg_pool). Under ASGI every request runs its sync code in a thread of its
-# own, so CONN_MAX_AGE never reuses a connection; a pool does. docs/benchmarks.md has the figures.
-if env.bool("BENCH_DB_POOL", default=False):
-    DATABASES["default"]["CONN_MAX_AGE"] = 0  # noqa: F405
-    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {  # noqa: F405
-        "min_size": 4,
-        "max_size": env.int("BENCH_DB_POOL_SIZE", default=40),
-        "timeout": 20,
-    }

@@ -121,8 +121,9 @@ async def open_stream() -> AsyncIterator[Callable[..., Any]]:
     # No relay of this test may still write when the database is flushed for the next.
     relay.cancel_trailing()
     await asyncio.gather(*list(relay._tasks), return_exceptions=True)
-    # The database connection of the thread that ran the test's database calls.
+    # The database connections of the threads that ran the test's database calls.
     await db(connections.close_all)()
+    relay.close_relay_connections()
 
 
 @pytest.fixture
