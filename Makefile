@@ -17,11 +17,13 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 # The demo clock: a whole trading day every MARKET_DEMO_DAY_SECONDS (0: the real clock), from
-# the instant in .demo-epoch, written on the first run so that the clock survives restarts.
+# the instant in .demo-epoch, written on the first run so that the clock survives restarts. It is
+# set 45 s back: by the time the demo is seeded and served, the first pre-open is nearly over
+# and the opening auction comes within the first minute.
 run: export MARKET_DEMO_DAY_SECONDS ?= 600
 run: export MARKET_SIMULATOR_ENABLED ?= true
 run: install
-	@test -s .demo-epoch || date -u +%Y-%m-%dT%H:%M:%SZ > .demo-epoch
+	@test -s .demo-epoch || date -u -d '-45 seconds' +%Y-%m-%dT%H:%M:%SZ > .demo-epoch
 	$(PY) manage.py migrate --noinput
 	MARKET_DEMO_EPOCH="$${MARKET_DEMO_EPOCH:-$$(cat .demo-epoch)}" $(PY) manage.py seed_demo --if-empty
 	MARKET_DEMO_EPOCH="$${MARKET_DEMO_EPOCH:-$$(cat .demo-epoch)}" $(PY) manage.py serve $(HOST):$(PORT)

@@ -63,7 +63,7 @@ export function startCountdown(root, { onTransition = () => {} } = {}) {
     if (left > 0 || !Number.isFinite(target)) {
       output.textContent = Number.isFinite(target) ? formatRemaining(left) : "—";
     } else {
-      output.textContent = "now";
+      output.textContent = "a moment";
       // Ask again a moment after the transition (and back off if the server is away).
       if (!refreshing && left < -500 * (1 + retry * retry)) {
         refresh();

@@ -122,7 +122,8 @@ def market_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MarketSe
         drop_database()
 
 
-def _serve(workdir: Path, env: dict[str, str]) -> Iterator[MarketServer]:
+def _serve(workdir: Path, env: dict[str, str], *, clock: bool = False) -> Iterator[MarketServer]:
+    """`manage.py serve`; with `clock`, its embedded market clock (and simulator) too."""
     port = _free_port()
     log_path = workdir / "server.log"
     with log_path.open("wb") as log:
@@ -130,7 +131,9 @@ def _serve(workdir: Path, env: dict[str, str]) -> Iterator[MarketServer]:
             [
                 sys.executable,
                 *("manage.py", "serve", f"127.0.0.1:{port}"),
-                *("--insecure", "--no-clock", "--skip-checks"),
+                "--insecure",
+                "--skip-checks",
+                *(() if clock else ("--no-clock",)),
             ],
             cwd=ROOT,
             env=env,
