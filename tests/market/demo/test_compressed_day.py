@@ -13,6 +13,7 @@ from market.demo.seed import demo_seed
 from market.demo.simulator import Simulator
 from market.models import AuctionKind, AuctionRecord, Instrument, Trade, TradeKind
 from market.services.auctions import market_catch_up
+from market.services.audit import audit_verify
 from market.services.reconcile import reconcile
 from market.services.rollups import rollup_run
 from tests.market.demo.conftest import clear_clock_caches
@@ -63,4 +64,5 @@ def test_a_compressed_day_runs_both_auctions_trades_and_reconciles():
     assert simulator.stats.placed > simulator.stats.refused
     assert simulator.stats.cancelled > 0
     assert [str(found) for found in reconcile()] == []
+    assert [str(found) for found in audit_verify().breaks] == []
     assert frozen == {HISTORY_DAY, DAY}
