@@ -167,6 +167,11 @@ def seed_market(users_count: int, symbols_count: int, out: Path) -> None:
         json.dumps(
             {
                 "symbols": symbols,
+                "vehicle_ids": list(
+                    Instrument.objects.filter(symbol__in=symbols)
+                    .order_by("symbol")
+                    .values_list("vehicle_id", flat=True)
+                ),
                 "mid_price": str(LISTING_PRICE),
                 "traders": [{"user_id": user.pk, "token": tokens[user.pk]} for user in users],
                 "trading_date": trading_date.isoformat(),
