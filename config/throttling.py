@@ -5,16 +5,24 @@ Rates are `REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][scope]`, read on every reque
 throttles read them once, at import, so a changed setting would never reach them. A refused
 request is answered 429 with `Retry-After` and the usual `{"code", "detail", "fields"}` body
 (config/api.py); a page checks with `throttle_wait` and answers the same way.
+
+When the cache does not answer (Redis down), a throttle lets the request through and logs it:
+the throttles only slow clients down, the books are kept by the database and the market's rules,
+and trading must go on without Redis (docs/hardening.md).
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
+from redis.exceptions import RedisError
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
+
+logger = logging.getLogger(__name__)
 
 
 class SettingsRateThrottle(SimpleRateThrottle):
@@ -32,7 +40,11 @@ class SettingsRateThrottle(SimpleRateThrottle):
     def allow_request(self, request: Any, view: Any) -> bool:
         if self.methods and request.method not in self.methods:
             return True
-        return super().allow_request(request, view)
+        try:
+            return super().allow_request(request, view)
+        except (RedisError, OSError):
+            logger.warning("throttle %s: the cache is unavailable; not throttling", self.scope)
+            return True
 
 
 class UserRateThrottle(SettingsRateThrottle):
