@@ -6,6 +6,9 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from config.health import HealthApi
 
+# Unknown addresses under /api/ answer in JSON like every other API error.
+handler404 = "config.api.not_found"
+
 urlpatterns = [
     path("", include("market.urls")),
     path("accounts/", include("accounts.urls")),

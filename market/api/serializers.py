@@ -27,9 +27,11 @@ from market.models import (
 )
 from market.selectors import ORDER_STATUS_FILTERS, order_fills
 
-# A plain decimal: digits, optionally a point and more digits. No sign, exponent or spaces
+# A plain decimal: ASCII digits, optionally a point and more digits. No sign, exponent or spaces
 # inside; a minus sign is let through so that the service can say why a price must be positive.
-PLAIN_DECIMAL = re.compile(r"^-?\d{1,20}(\.\d{1,20})?$")
+# ("\d" would let in the digits of every script, fullwidth or Arabic-Indic ones among them,
+# which Decimal reads as ASCII ones.)
+PLAIN_DECIMAL = re.compile(r"^-?[0-9]{1,20}(\.[0-9]{1,20})?$")
 
 
 # --- strict input fields --------------------------------------------------------------------
@@ -146,20 +148,34 @@ class InstrumentListInput(serializers.Serializer):
     listing_price = PriceField(required=False, default=None, help_text='Default "100.00".')
 
 
+# Query parameters: the views name these serializers in their schema too, so that the schema
+# states the same bounds that parsing enforces.
+
+
 class BookQuery(serializers.Serializer):
-    depth = serializers.IntegerField(min_value=1, max_value=50, default=10)
+    depth = serializers.IntegerField(
+        min_value=1, max_value=50, default=10, help_text="Levels a side, 1 to 50."
+    )
 
 
 class TradesQuery(serializers.Serializer):
-    limit = serializers.IntegerField(min_value=1, max_value=200, default=50)
+    limit = serializers.IntegerField(
+        min_value=1, max_value=200, default=50, help_text="1 to 200, default 50."
+    )
 
 
 class BarsQuery(serializers.Serializer):
-    minutes = serializers.IntegerField(min_value=1, max_value=390, default=30)
+    minutes = serializers.IntegerField(
+        min_value=1, max_value=390, default=30, help_text="How far back, 1 to 390, default 30."
+    )
 
 
 class OrdersQuery(serializers.Serializer):
-    status = serializers.ChoiceField(choices=ORDER_STATUS_FILTERS, required=False)
+    status = serializers.ChoiceField(
+        choices=ORDER_STATUS_FILTERS,
+        required=False,
+        help_text="open means open or partially filled.",
+    )
 
 
 # --- outputs --------------------------------------------------------------------------------

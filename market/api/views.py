@@ -18,6 +18,7 @@ from rest_framework.views import APIView
 
 from accounts.api.serializers import ApiErrorOutput
 from accounts.models import User
+from config.api import JSONParser
 from market import selectors
 from market.api.serializers import (
     AccountOutput,
@@ -135,6 +136,8 @@ class PortfolioApi(APIView):
 
 class VehicleListingApi(APIView):
     permission_classes = [IsAuthenticated]
+    # JSON only: the share count is a JSON integer, which no form field can carry.
+    parser_classes = [JSONParser]
 
     @extend_schema(
         operation_id="vehicles_list_for_trading",
@@ -198,7 +201,7 @@ class InstrumentBookApi(APIView):
         tags=MARKET_TAG,
         summary="The order book by price level, best first (public)",
         description="Market orders waiting for an auction have no price and no level.",
-        parameters=[SYMBOL, OpenApiParameter("depth", int, description="Levels a side, 1 to 50.")],
+        parameters=[SYMBOL, BookQuery],
         responses={200: BookOutput, 400: ERROR_400, 404: ERROR_404},
     )
     def get(self, request: Request, symbol: str) -> Response:
@@ -214,7 +217,7 @@ class InstrumentTradesApi(APIView):
         operation_id="instruments_trades",
         tags=MARKET_TAG,
         summary="Recent trades, newest first (public)",
-        parameters=[SYMBOL, OpenApiParameter("limit", int, description="1 to 200, default 50.")],
+        parameters=[SYMBOL, TradesQuery],
         responses={200: TradeOutput(many=True), 400: ERROR_400, 404: ERROR_404},
     )
     def get(self, request: Request, symbol: str) -> Response:
@@ -232,10 +235,7 @@ class InstrumentBarsApi(APIView):
         tags=MARKET_TAG,
         summary="One-minute OHLCV bars, oldest first (public)",
         description="Minutes without trades have no bar.",
-        parameters=[
-            SYMBOL,
-            OpenApiParameter("minutes", int, description="How far back, 1 to 390, default 30."),
-        ],
+        parameters=[SYMBOL, BarsQuery],
         responses={200: BarOutput(many=True), 400: ERROR_400, 404: ERROR_404},
     )
     def get(self, request: Request, symbol: str) -> Response:
@@ -267,19 +267,14 @@ class OrderListApi(APIView):
     pagination_class = MarketPagination
     permission_classes = [IsAuthenticated]
     throttle_classes = [OrderPlaceThrottle]
+    # JSON only: the quantity is a JSON integer, which no form field can carry.
+    parser_classes = [JSONParser]
 
     @extend_schema(
         operation_id="orders_list",
         tags=["orders"],
         summary="Your orders, newest first",
-        parameters=[
-            OpenApiParameter(
-                "status",
-                str,
-                enum=list(selectors.ORDER_STATUS_FILTERS),
-                description="open means open or partially filled.",
-            )
-        ],
+        parameters=[OrdersQuery],
         responses={200: OrderOutput(many=True), 400: ERROR_400, 401: ERROR_401},
     )
     def get(self, request: Request) -> Response:

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from market.models import Order, OrderStatus, Trade
+from market.models import AuditEvent, LedgerEntry, Order, OrderStatus, Trade
 from market.services.control import market_halt
 
 pytestmark = pytest.mark.django_db
@@ -269,49 +269,104 @@ def test_order_output_has_the_contract_fields(continuous_instrument, make_trader
 VALID = {"side": "buy", "type": "limit", "quantity": 10, "price": "100.00"}
 
 
+def stored_state(client):
+    """Everything a refused order must leave as it was: orders, trades, audit events, ledger
+    entries, and the caller's cash. A refusal by the market's rules (past input parsing) is
+    audited with its reason, `order.rejected`; that is the one record it may leave."""
+    return (
+        Order.objects.count(),
+        Trade.objects.count(),
+        AuditEvent.objects.exclude(action="order.rejected").count(),
+        LedgerEntry.objects.count(),
+        account(client),
+    )
+
+
+# The bad-input table: each change to a valid limit order is a 400 naming the field. Prices are
+# decimal strings; a JSON integer is accepted (it is exact), a JSON number with a fraction never,
+# even 100.5, which a float holds exactly: the API does not guess which floats carry cents
+# (docs/api.md).
 @pytest.mark.parametrize(
     ("change", "field"),
     [
+        # quantity: a JSON integer from 1 to the instrument's shares
         ({"quantity": -1}, "quantity"),
         ({"quantity": 0}, "quantity"),
+        ({"quantity": -(10**30)}, "quantity"),
         ({"quantity": "1.5"}, "quantity"),
         ({"quantity": 1.5}, "quantity"),
         ({"quantity": 10.0}, "quantity"),
+        ({"quantity": 1e2}, "quantity"),
+        ({"quantity": "1e2"}, "quantity"),
         ({"quantity": "10"}, "quantity"),
+        ({"quantity": "\u0661\u0660"}, "quantity"),  # Arabic-Indic digits
         ({"quantity": True}, "quantity"),
+        ({"quantity": [10]}, "quantity"),
+        ({"quantity": {"shares": 10}}, "quantity"),
         ({"quantity": 1001}, "quantity"),  # more than the instrument's 1,000 shares
         ({"quantity": 10**7}, "quantity"),
         ({"quantity": 10**30}, "quantity"),
         ({"quantity": None}, "quantity"),
+        # price: on the tick, 0.01 to 1,000,000.00, a plain decimal string (or JSON integer)
         ({"price": "100.001"}, "price"),  # off the tick
+        ({"price": "0.001"}, "price"),
         ({"price": "-5.00"}, "price"),
+        ({"price": "-0.00"}, "price"),
         ({"price": "0"}, "price"),
         ({"price": "0.00"}, "price"),
+        ({"price": -5}, "price"),
+        ({"price": 0}, "price"),
         ({"price": "1000000.01"}, "price"),
+        ({"price": 1_000_001}, "price"),
+        ({"price": 10**30}, "price"),
         ({"price": "99999999999999999999999"}, "price"),
         ({"price": "1e2"}, "price"),
         ({"price": "1E2"}, "price"),
+        ({"price": "1e-2"}, "price"),
         ({"price": 98.5}, "price"),
+        ({"price": 100.5}, "price"),
         ({"price": 100.0}, "price"),
+        ({"price": 1e300}, "price"),
+        ({"price": "+100.00"}, "price"),
+        ({"price": "1,000.00"}, "price"),
+        ({"price": "1_000.00"}, "price"),
+        ({"price": "100."}, "price"),
+        ({"price": ".50"}, "price"),
+        ({"price": "$100.00"}, "price"),
+        ({"price": "\uff11\uff10\uff10.00"}, "price"),  # fullwidth digits
+        ({"price": "\u0661\u0660\u0660.00"}, "price"),  # Arabic-Indic digits
         ({"price": "NaN"}, "price"),
         ({"price": "Infinity"}, "price"),
         ({"price": "abc"}, "price"),
+        ({"price": ""}, "price"),
         ({"price": " "}, "price"),
         ({"price": True}, "price"),
         ({"price": ["100.00"]}, "price"),
         ({"price": {"amount": "100.00"}}, "price"),
         ({"price": None}, "price"),  # a limit order needs one
         ({"type": "market"}, "price"),  # a market order has none
+        # side, type, time in force: one of their words, exactly
         ({"side": "hold"}, "side"),
         ({"side": "BUY"}, "side"),
+        ({"side": ""}, "side"),
+        ({"side": None}, "side"),
         ({"side": 1}, "side"),
+        ({"side": ["buy"]}, "side"),
         ({"type": "stop"}, "type"),
+        ({"type": None}, "type"),
         ({"time_in_force": "fok"}, "time_in_force"),
+        ({"time_in_force": None}, "time_in_force"),
+        # symbol and client_order_id: strings
         ({"symbol": 123}, "symbol"),
         ({"symbol": ""}, "symbol"),
+        ({"symbol": None}, "symbol"),
+        ({"symbol": ["CAR1"]}, "symbol"),
+        ({"symbol": "X" * 33}, "symbol"),
+        ({"symbol": "CAR\x001"}, "symbol"),
         ({"client_order_id": 7}, "client_order_id"),
         ({"client_order_id": ""}, "client_order_id"),
         ({"client_order_id": "x" * 65}, "client_order_id"),
+        ({"client_order_id": "a\x00b"}, "client_order_id"),
     ],
 )
 def test_bad_order_input_is_refused_field_by_field_and_nothing_is_stored(
@@ -319,27 +374,62 @@ def test_bad_order_input_is_refused_field_by_field_and_nothing_is_stored(
 ):
     instrument = continuous_instrument()
     client = client_for(make_trader(cash="10000.00"))
+    before = stored_state(client)
 
     response = client.post(ORDERS, {"symbol": instrument.symbol, **VALID, **change}, format="json")
 
     assert response.status_code == 400
     body = response.json()
-    assert field in body["fields"]
+    assert list(body["fields"]) == [field]
+    assert body["fields"][field][0] == body["detail"]
     assert body["code"] in {"invalid", "invalid_order"}
-    assert Order.objects.count() == 0
-    assert account(client)["cash_reserved"] == "0.00"
+    assert stored_state(client) == before
+    rejections = AuditEvent.objects.filter(action="order.rejected")
+    assert [event.data["code"] for event in rejections] in ([], [body["code"]])
 
 
 @pytest.mark.parametrize("missing", ["symbol", "side", "quantity"])
 def test_missing_required_field_is_refused(continuous_instrument, make_trader, client_for, missing):
     instrument = continuous_instrument()
+    client = client_for(make_trader())
     payload = {"symbol": instrument.symbol, **VALID}
     del payload[missing]
+    before = stored_state(client)
 
-    response = client_for(make_trader()).post(ORDERS, payload, format="json")
+    response = client.post(ORDERS, payload, format="json")
 
     assert (response.status_code, list(response.json()["fields"])) == (400, [missing])
-    assert Order.objects.count() == 0
+    assert response.json()["fields"][missing] == ["This field is required."]
+    assert stored_state(client) == before
+
+
+def test_several_bad_fields_are_all_named(continuous_instrument, make_trader, client_for):
+    instrument = continuous_instrument()
+    client = client_for(make_trader())
+    before = stored_state(client)
+
+    response = client.post(
+        ORDERS,
+        {"symbol": instrument.symbol, "side": "hold", "quantity": "ten", "price": 9.5},
+        format="json",
+    )
+
+    assert response.status_code == 400
+    assert set(response.json()["fields"]) == {"side", "quantity", "price"}
+    assert stored_state(client) == before
+
+
+def test_form_encoded_order_is_refused_as_unsupported(
+    continuous_instrument, make_trader, client_for
+):
+    instrument = continuous_instrument()
+    client = client_for(make_trader())
+    before = stored_state(client)
+
+    response = client.post(ORDERS, {"symbol": instrument.symbol, **VALID})  # multipart
+
+    assert (response.status_code, response.json()["code"]) == (415, "unsupported_media_type")
+    assert stored_state(client) == before
 
 
 @pytest.mark.parametrize("body", [[], "buy", 10, None])
@@ -350,6 +440,45 @@ def test_body_that_is_not_an_object_is_refused(make_trader, client_for, body):
     assert Order.objects.count() == 0
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        '{"symbol": "\\ud800", "side": "buy", "quantity": 10, "price": "100.00"}',
+        '{"symbol": "SYM", "side": "buy", "quantity": 10, "price": "100.00", '
+        '"client_order_id": "a\\udfffb"}',
+        '{"symbol": "SYM", "side": "buy", "quantity": 10, "price": "100.00", "\\udc00": 1}',
+    ],
+)
+def test_text_with_an_unpaired_surrogate_is_refused(
+    continuous_instrument, make_trader, client_for, raw
+):
+    """JSON can spell half a UTF-16 pair, which no database or response can encode: refused
+    before anything happens (it used to answer 500, the order already saved)."""
+    instrument = continuous_instrument()
+    client = client_for(make_trader())
+    before = stored_state(client)
+
+    response = client.post(
+        ORDERS, data=raw.replace("SYM", instrument.symbol), content_type="application/json"
+    )
+
+    assert (response.status_code, response.json()["code"]) == (400, "parse_error")
+    assert "surrogate" in response.json()["detail"]
+    assert stored_state(client) == before
+
+
+def test_a_surrogate_pair_is_ordinary_text(continuous_instrument, make_trader, client_for):
+    instrument = continuous_instrument()
+    raw = '{"symbol": "SYM", "side": "buy", "quantity": 1, "price": "99.00", '
+    raw += '"client_order_id": "car-\\ud83d\\ude97"}'
+
+    response = client_for(make_trader()).post(
+        ORDERS, data=raw.replace("SYM", instrument.symbol), content_type="application/json"
+    )
+
+    assert (response.status_code, response.json()["client_order_id"]) == (201, "car-\U0001f697")
+
+
 def test_malformed_json_is_refused(make_trader, client_for):
     response = client_for(make_trader()).post(
         ORDERS, data="{not json", content_type="application/json"
@@ -358,14 +487,21 @@ def test_malformed_json_is_refused(make_trader, client_for):
     assert (response.status_code, response.json()["code"]) == (400, "parse_error")
 
 
-def test_unknown_symbol_is_not_found(make_trader, client_for, travel):
+@pytest.mark.parametrize("symbol", ["NOPE", "car1", "CAR1 ", "ZZZZZZZZZZZZ"])
+def test_unknown_symbol_is_not_found(make_trader, client_for, travel, symbol):
     travel("10:00")
     client = client_for(make_trader())
+    before = stored_state(client)
 
-    response = client.post(ORDERS, {"symbol": "NOPE", **VALID}, format="json")
+    response = client.post(ORDERS, {"symbol": symbol, **VALID}, format="json")
 
-    assert (response.status_code, response.json()["code"]) == (404, "instrument_not_found")
-    assert Order.objects.count() == 0
+    body = response.json()
+    assert (response.status_code, body["code"], list(body["fields"])) == (
+        404,
+        "instrument_not_found",
+        ["symbol"],
+    )
+    assert stored_state(client) == before
 
 
 def test_integral_json_number_is_accepted_as_a_price(
