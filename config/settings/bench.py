@@ -32,4 +32,3 @@ REST_FRAMEWORK = {
         "cancels": env("THROTTLE_CANCELS_RATE", default="1000000/minute"),
     },
 }
-

@@ -157,7 +157,9 @@ def _set_status(symbol: str, status: str, action: str, actor_id: int | None) -> 
         audit_log(
             action=action, actor_id=actor_id, instrument_id=instrument.pk, previous_status=previous
         )
-        record_phase(instrument=instrument, cause=action.removeprefix("market."))  # real-time streams
+        record_phase(
+            instrument=instrument, cause=action.removeprefix("market.")
+        )  # real-time streams
     return instrument
 
 

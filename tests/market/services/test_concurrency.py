@@ -33,7 +33,9 @@ COMMANDS_PER_PROCESS = 60
 EXPECTED_REJECTIONS = {"insufficient_cash", "insufficient_shares", "self_trade", "order_not_open"}
 
 
-def _trade_randomly(seed: int, user_ids: list[int], symbols: list[str], results: multiprocessing.Queue) -> None:
+def _trade_randomly(
+    seed: int, user_ids: list[int], symbols: list[str], results: multiprocessing.Queue
+) -> None:
     connections.close_all()
     rng = random.Random(seed)
     accepted: list[int] = []
@@ -68,7 +70,9 @@ def _trade_randomly(seed: int, user_ids: list[int], symbols: list[str], results:
         results.put((accepted, rejected, unexpected))
 
 
-def _race(user_ids: list[int], symbols: list[str], processes: int = 4) -> tuple[list[int], dict[str, int], list[str]]:
+def _race(
+    user_ids: list[int], symbols: list[str], processes: int = 4
+) -> tuple[list[int], dict[str, int], list[str]]:
     connections.close_all()
     context = multiprocessing.get_context("fork")
     results: multiprocessing.Queue = context.Queue()
@@ -120,4 +124,8 @@ def test_racing_processes_keep_every_invariant(crowded_market, instruments):
     assert Trade.objects.exists()
     stored = set(Order.objects.filter(pk__in=accepted).values_list("pk", flat=True))
     assert stored == set(accepted), "every accepted order is stored"
-    assert not Order.objects.filter(status=OrderStatus.FILLED).exclude(filled_quantity=F("quantity")).exists()
+    assert (
+        not Order.objects.filter(status=OrderStatus.FILLED)
+        .exclude(filled_quantity=F("quantity"))
+        .exists()
+    )
