@@ -14,7 +14,8 @@ TICK = CENT
 ZERO = Decimal("0.00")
 
 
-PLAIN_DECIMAL = re.compile(r"^-?\d{1,15}(\.\d{1,10})?$")
+# ASCII digits only: `\d` would also take fullwidth or Arabic-Indic digits, which Decimal reads.
+PLAIN_DECIMAL = re.compile(r"^-?[0-9]{1,15}(\.[0-9]{1,10})?$")
 
 
 def to_decimal(value: object) -> Decimal:
