@@ -15,7 +15,19 @@ def test_plain_numbers_are_read(value: object, expected: Decimal) -> None:
     assert to_decimal(value) == expected
 
 
-@pytest.mark.parametrize("value", ["\uff11\uff10\uff10.\uff15\uff10", "\u0661\u0660\u0660", "1e2", "1_000", "+5", "5.", ".5", "NaN"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "\uff11\uff10\uff10.\uff15\uff10",
+        "\u0661\u0660\u0660",
+        "1e2",
+        "1_000",
+        "+5",
+        "5.",
+        ".5",
+        "NaN",
+    ],
+)
 def test_other_spellings_are_refused(value: str) -> None:
     with pytest.raises(ValueError, match="not a plain decimal"):
         to_decimal(value)
