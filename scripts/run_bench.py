@@ -293,9 +293,10 @@ class Bench:
             self.base_url, GetWorkload(path), clients=1, duration=self.args.duration, warmup=1
         ).summary()
         levels = self.sql(
-            "SELECT count(DISTINCT (side, limit_price)) FROM market_order o "
+            "SELECT count(DISTINCT (o.side, o.price)) FROM market_order o "
             "JOIN market_instrument i ON i.id = o.instrument_id "
-            f"WHERE i.symbol = '{self.market['symbols'][0]}' AND o.status IN ('open', 'partial')"
+            f"WHERE i.symbol = '{self.market['symbols'][0]}' "
+            "AND o.status IN ('open', 'partially_filled')"
         )
         self.results["vehicle_page"] = {
             "path": path,

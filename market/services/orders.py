@@ -256,9 +256,24 @@ def book_execute(
                 actor_id=command.user_id,
                 code=error.code,
                 detail=error.detail,
+                # What was refused, so the stored log replays it (tests/market/test_replay.py).
+                **_refused_command(command),
             )
     session.flush()
     return outcomes
+
+
+def _refused_command(command: Command) -> dict[str, object]:
+    if isinstance(command, CancelOrder):
+        return {"cancel_order_id": command.order_id, "cancel_actor_id": command.actor_id}
+    return {
+        "side": command.side,
+        "type": command.type,
+        "quantity": command.quantity,
+        "price": command.price,
+        "time_in_force": command.time_in_force,
+        "client_order_id": command.client_order_id,
+    }
 
 
 def _crossable_resting_orders(instrument: Instrument, places: list[PlaceOrder]) -> list[Order]:
@@ -391,6 +406,7 @@ def _place(
         price=order.price,
         protection_price=order.protection_price,
         time_in_force=order.time_in_force,
+        client_order_id=order.client_order_id,
         phase=phase.value,
     )
     if command.client_order_id is not None:
