@@ -58,6 +58,8 @@ CURSOR_REUSE_SECONDS = 0.5
 
 _snapshots: dict[str, tuple[int, float, dict[str, Any]]] = {}
 _cursors: dict[str, tuple[int, float]] = {}
+# The cursor reads under way, on the server's event loop (_recent_last_seq).
+_cursor_reads: dict[str, asyncio.Future[int]] = {}
 _snapshots_lock = threading.Lock()
 
 
@@ -315,13 +317,19 @@ class MeConsumer(StreamConsumer):
 
 async def _recent_last_seq(stream: str) -> int:
     """The stream's last sequence number, read at most every CURSOR_REUSE_SECONDS in this
-    process for the catch-up checks (not for snapshots, which need it fresh): a thousand
-    clients connecting at once cost one read."""
+    process for the catch-up checks (not for snapshots, which need it fresh). One read at a
+    time per stream: the consumers that ask while it runs share its answer, so a thousand
+    clients checking at once cost one query, not a thousand."""
     with _snapshots_lock:
         cached = _cursors.get(stream)
     if cached is not None and time.monotonic() - cached[1] < CURSOR_REUSE_SECONDS:
         return cached[0]
-    seq = await database_sync_to_async(relay.stream_last_seq)(stream)
+    reading = _cursor_reads.get(stream)
+    if reading is None:
+        reading = asyncio.ensure_future(database_sync_to_async(relay.stream_last_seq)(stream))
+        _cursor_reads[stream] = reading
+        reading.add_done_callback(lambda _: _cursor_reads.pop(stream, None))
+    seq = await asyncio.shield(reading)
     with _snapshots_lock:
         _cursors[stream] = (seq, time.monotonic())
     return seq

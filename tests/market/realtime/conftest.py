@@ -54,6 +54,7 @@ def quiet_relay() -> Iterator[None]:
     broadcast._loop = None
     consumers._snapshots.clear()
     consumers._cursors.clear()
+    consumers._cursor_reads.clear()
     relay._known_cursors.clear()
 
 
