@@ -627,7 +627,8 @@ def _create_database(url: str, scratch: str) -> None:
 def _drop_database(url: str, scratch: str) -> None:
     name = urlsplit(scratch).path.lstrip("/")
     with _admin_connection(url) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        # FORCE: this process's pooled connections (DATABASE_POOL) are still open.
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 if __name__ == "__main__":
