@@ -21,3 +21,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> None:
+    """Each test starts with an empty cache (the test settings' in-process one): a board or a
+    throttle count cached by an earlier test must not leak into the next."""
+    from django.core.cache import cache
+
+    cache.clear()

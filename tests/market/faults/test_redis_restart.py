@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -43,9 +44,13 @@ def test_trading_goes_on_while_redis_is_down_and_pushes_resume(own_postgres, own
             time.sleep(BACK_SECONDS)
         tally = traders.tally
         swept = agent("sweep", env, tries=25)
-        pushed = asyncio.run(
-            _trade_seen_live(servers.ports, market["tokens"][:2], market["symbols"][0])
-        )
+        # In a thread of its own: this worker's thread may already hold a running event loop
+        # (the browser tests' sync Playwright), where asyncio.run() is refused.
+        with ThreadPoolExecutor(max_workers=1) as thread:
+            pushed = thread.submit(
+                asyncio.run,
+                _trade_seen_live(servers.ports, market["tokens"][:2], market["symbols"][0]),
+            ).result()
         logs = servers.text()
         assert servers.alive(), logs
     finally:
