@@ -84,6 +84,21 @@ def replay_log(events: Iterable[LoggedEvent]) -> int:
     return replayed
 
 
+def _place(event: LoggedEvent) -> Any:
+    """The order command an `order.placed` or `order.rejected` event records, placed again."""
+    data = event.data
+    return order_place(
+        user_id=_required(event.actor_id),
+        symbol=_symbol(event),
+        side=data["side"],
+        type=data["type"],
+        quantity=data["quantity"],
+        price=data["price"],
+        time_in_force=data["time_in_force"],
+        client_order_id=data.get("client_order_id"),
+    )
+
+
 def _replay_one(event: LoggedEvent) -> None:
     data = event.data
     action = event.action
@@ -92,16 +107,7 @@ def _replay_one(event: LoggedEvent) -> None:
     elif action == "instrument.listed":
         _list(event)
     elif action == "order.placed":
-        order = order_place(
-            user_id=_required(event.actor_id),
-            symbol=_symbol(event),
-            side=data["side"],
-            type=data["type"],
-            quantity=data["quantity"],
-            price=data["price"],
-            time_in_force=data["time_in_force"],
-            client_order_id=data.get("client_order_id"),
-        )
+        order = _place(event)
         _expect(event, order.pk == event.order_id, f"order {order.pk}, logged {event.order_id}")
     elif action == "order.cancelled":
         owner = data["owner_id"]
@@ -112,19 +118,7 @@ def _replay_one(event: LoggedEvent) -> None:
         )
         _expect(event, order.pk == event.order_id, f"cancelled {order.pk}")
     elif action == "order.rejected":
-        _refused(
-            event,
-            lambda: order_place(
-                user_id=_required(event.actor_id),
-                symbol=_symbol(event),
-                side=data["side"],
-                type=data["type"],
-                quantity=data["quantity"],
-                price=data["price"],
-                time_in_force=data["time_in_force"],
-                client_order_id=data.get("client_order_id"),
-            ),
-        )
+        _refused(event, lambda: _place(event))
     elif action == "order.cancel_refused":
         _refused(
             event,

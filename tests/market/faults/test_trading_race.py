@@ -16,16 +16,16 @@ import random
 import time
 import traceback
 from collections import Counter
-from decimal import Decimal
 
 import pytest
 from django.db import connections
 
 from config.errors import DomainError
 from market.services.ledger import cash_deposit
-from market.services.orders import order_cancel, order_place
+from market.services.orders import order_cancel
 from tests.market.faults.checks import EXPECTED_REJECTIONS, books_problems, lost_orders
 from tests.market.faults.conftest import report
+from tests.market.random_orders import place_random_order
 
 pytestmark = [
     pytest.mark.faults,
@@ -62,18 +62,9 @@ def _trade_until(
                 except Exception:
                     unexpected.append(traceback.format_exc())
                 continue
-            is_market = rng.random() < 0.1
             attempted += 1
             try:
-                order = order_place(
-                    user_id=user_id,
-                    symbol=rng.choice(symbols),
-                    side=rng.choice(["buy", "sell"]),
-                    type="market" if is_market else "limit",
-                    quantity=rng.randint(1, 20),
-                    price=None if is_market else str(Decimal(rng.randint(9800, 10200)) / 100),
-                    time_in_force=rng.choice(["day", "day", "gtc", "ioc"]),
-                )
+                order = place_random_order(rng, user_id, symbols)
             except DomainError as error:
                 rejected[error.code] += 1
             except Exception:

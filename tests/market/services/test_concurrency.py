@@ -11,7 +11,6 @@ from __future__ import annotations
 import multiprocessing
 import random
 import traceback
-from decimal import Decimal
 
 import pytest
 from django.db import connections
@@ -21,8 +20,9 @@ from config.errors import DomainError
 from market.models import Order, OrderStatus, Trade
 from market.services.audit import audit_verify
 from market.services.ledger import cash_deposit
-from market.services.orders import order_cancel, order_place
+from market.services.orders import order_cancel
 from market.services.reconcile import reconcile
+from tests.market.random_orders import place_random_order
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
@@ -49,16 +49,7 @@ def _trade_randomly(
                 if own[user_id] and rng.random() < 0.25:
                     order_cancel(user_id=user_id, order_id=rng.choice(own[user_id]))
                     continue
-                is_market = rng.random() < 0.1
-                order = order_place(
-                    user_id=user_id,
-                    symbol=rng.choice(symbols),
-                    side=rng.choice(["buy", "sell"]),
-                    type="market" if is_market else "limit",
-                    quantity=rng.randint(1, 20),
-                    price=None if is_market else str(Decimal(rng.randint(9800, 10200)) / 100),
-                    time_in_force=rng.choice(["day", "day", "gtc", "ioc"]),
-                )
+                order = place_random_order(rng, user_id, symbols)
                 accepted.append(order.pk)
                 own[user_id].append(order.pk)
             except DomainError as error:
