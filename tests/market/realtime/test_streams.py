@@ -425,3 +425,26 @@ def test_notifications_api_lists_only_the_users_own(car, seller, buyer):
     kinds = [row["kind"] for row in response.json()["results"]]
     assert kinds == ["order_filled"]
     assert Notification.objects.filter(user=seller).exists()
+
+
+async def test_consumers_checking_at_once_share_one_cursor_read(monkeypatch):
+    """A thousand clients checking the stream's cursor together cost one query, not one each
+    (market.consumers._recent_last_seq)."""
+    from market import consumers
+
+    reads = []
+
+    def slow_last_seq(stream: str) -> int:
+        reads.append(stream)
+        time.sleep(0.05)  # a query that takes a while, so that the checks overlap
+        return 41
+
+    monkeypatch.setattr(relay, "stream_last_seq", slow_last_seq)
+    consumers._cursors.clear()
+
+    seqs = await asyncio.gather(
+        *(consumers._recent_last_seq("instrument.SHARED") for _ in range(50))
+    )
+
+    assert seqs == [41] * 50
+    assert reads == ["instrument.SHARED"]
