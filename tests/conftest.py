@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -24,9 +26,26 @@ def api_client() -> APIClient:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_cache() -> None:
-    """Each test starts with an empty cache (the test settings' in-process one): a board or a
-    throttle count cached by an earlier test must not leak into the next."""
+def _fresh_process_state() -> Iterator[None]:
+    """Each test starts without what earlier tests left in this process: the cache (a board, a
+    throttle count), the relay's and the consumers' memory (cursor rows it believes exist, a
+    pending trailing relay or back-off, shared snapshots). A test that empties the tables
+    (tests/market/test_replay.py) would otherwise leave the relay trusting rows that are gone."""
     from django.core.cache import cache
 
-    cache.clear()
+    from market import broadcast, consumers, outbox, relay
+
+    def forget() -> None:
+        cache.clear()
+        relay.cancel_trailing()
+        relay._layer_down_until = 0.0
+        relay._known_cursors.clear()
+        broadcast._loop = None
+        outbox._watch_state["session"] = None
+        consumers._snapshots.clear()
+        consumers._cursors.clear()
+        consumers._cursor_reads.clear()
+
+    forget()
+    yield
+    forget()

@@ -25,7 +25,7 @@ from django.db import connections
 from django.test import Client
 
 from config.asgi import application
-from market import broadcast, consumers, outbox, relay
+from market import relay
 
 ORIGIN = (b"origin", b"http://localhost")
 RECEIVE_SECONDS = 10.0
@@ -42,20 +42,6 @@ def in_memory_layer(settings) -> None:
             "CONFIG": {"capacity": 10_000},
         }
     }
-
-
-@pytest.fixture(autouse=True)
-def quiet_relay() -> Iterator[None]:
-    """No trailing relay or back-off of one test leaks into the next."""
-    outbox._watch_state["session"] = None
-    yield
-    relay.cancel_trailing()
-    relay._layer_down_until = 0.0
-    broadcast._loop = None
-    consumers._snapshots.clear()
-    consumers._cursors.clear()
-    consumers._cursor_reads.clear()
-    relay._known_cursors.clear()
 
 
 class Stream:
