@@ -145,7 +145,7 @@ if REDIS_URL:
     }
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.SharedPoolRedisCache",
             "LOCATION": REDIS_URL,
             # The cache counts throttles: a Redis that hangs must fail fast (config/throttling.py
             # then lets the request through), not hold every request.

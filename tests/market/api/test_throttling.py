@@ -9,10 +9,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import cache, caches
 
 from market.models import AuditEvent, CashAccount, Order, OrderStatus
 
@@ -125,7 +126,7 @@ def test_the_throttle_counts_in_redis_when_the_cache_is_redis(
 ):
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.SharedPoolRedisCache",
             "LOCATION": settings.TEST_REDIS_URL,
             "KEY_PREFIX": "test-throttling",
         }
@@ -171,6 +172,30 @@ def test_production_counts_in_redis_at_the_default_rates():
 
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-2:] == [
-        "django.core.cache.backends.redis.RedisCache",
+        "config.cache.SharedPoolRedisCache",
         "[('auth', '30/minute'), ('cancels', '600/minute'), ('orders', '600/minute')]",
     ]
+
+
+def test_every_thread_s_redis_cache_shares_one_connection_pool(settings):
+    # Django builds a cache object per thread, and under ASGI each request's sync code runs in a
+    # thread of its own: a pool per cache object was a new Redis connection per request.
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "config.cache.SharedPoolRedisCache",
+            "LOCATION": "redis://127.0.0.1:1/0",  # nothing is contacted: pools connect lazily
+            "OPTIONS": {"socket_timeout": 1.0},
+        }
+    }
+    pools = []
+
+    def pool_in_a_new_thread() -> None:
+        pools.append(caches["default"]._cache._get_connection_pool(write=True))
+
+    threads = [threading.Thread(target=pool_in_a_new_thread) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert len(pools) == 3 and pools[0] is pools[1] is pools[2]
