@@ -415,8 +415,20 @@ def order_get(*, user: Any, order_id: int) -> Order:
     return order
 
 
+def order_answer(*, user: Any, order: Order) -> Order:
+    """The order an order or cancel request answers with: as its batch committed it when the
+    batch knew all its fills (market.services.orders), else read again with `order_get`."""
+    if getattr(order, "known_fills", None) is not None and order.user_id == user.pk:
+        return order
+    return order_get(user=user, order_id=order.pk)
+
+
 def order_fills(order: Order) -> list[Trade]:
-    """The order's trades, oldest first (prefetched by `orders_for` and `order_get`)."""
+    """The order's trades, oldest first (prefetched by `orders_for` and `order_get`, known to
+    the batch for `order_answer`)."""
+    known = getattr(order, "known_fills", None)
+    if known is not None:
+        return list(known)
     trades = order.buy_trades if order.side == Side.BUY else order.sell_trades
     return list(trades.all())
 

@@ -302,7 +302,7 @@ class OrderListApi(APIView):
     def post(self, request: Request) -> Response:
         data = parse(OrderPlaceInput, request.data)
         placed = order_place(user_id=_user_id(request), **data)
-        order = selectors.order_get(user=request.user, order_id=placed.pk)
+        order = selectors.order_answer(user=request.user, order=placed)
         replayed = getattr(placed, "was_replayed", False)
         return Response(
             OrderOutput(order).data,
@@ -337,5 +337,5 @@ class OrderDetailApi(APIView):
         },
     )
     def delete(self, request: Request, order_id: int) -> Response:
-        order_cancel(user_id=_user_id(request), order_id=order_id)
-        return Response(OrderOutput(selectors.order_get(user=request.user, order_id=order_id)).data)
+        cancelled = order_cancel(user_id=_user_id(request), order_id=order_id)
+        return Response(OrderOutput(selectors.order_answer(user=request.user, order=cancelled)).data)

@@ -1,0 +1,111 @@
+"""An order or cancel request answers with the order as its batch committed it, without reading
+it again when the batch knows all its fills (`selectors.order_answer`). The answer must be
+exactly what reading the order afterwards shows."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from market import locks, selectors
+from market.api.serializers import OrderOutput
+from market.models import Order
+from market.services.orders import CancelOrder, PlaceOrder, book_execute
+
+pytestmark = pytest.mark.django_db
+
+ORDERS = "/api/v1/orders/"
+
+
+def place(client, symbol, side, quantity, price=None, **fields):
+    payload = {"symbol": symbol, "side": side, "quantity": quantity, **fields}
+    if price is None:
+        payload["type"] = "market"
+    else:
+        payload["price"] = price
+    return client.post(ORDERS, payload, format="json")
+
+
+def test_every_answer_is_what_reading_the_order_afterwards_shows(
+    continuous_instrument, make_trader, client_for
+):
+    instrument = continuous_instrument()
+    symbol = instrument.symbol
+    seller = client_for(instrument.vehicle.owner)
+    buyer = client_for(make_trader(cash="100000.00"))
+    answers = []
+
+    def answered(client, response):
+        # Read at once: later requests may fill the order further.
+        assert client.get(f"{ORDERS}{response.json()['id']}/").json() == response.json()
+        answers.append(response)
+        return response.json()["id"]
+
+    answered(seller, place(seller, symbol, "sell", 30, "101.00"))  # rests
+    answered(seller, place(seller, symbol, "sell", 20, "102.50"))  # rests
+    third = answered(buyer, place(buyer, symbol, "buy", 40, "102.00"))  # fills 30, rests 10
+    resting = answered(buyer, place(buyer, symbol, "buy", 5, "99.00"))  # rests
+    answered(buyer, place(buyer, symbol, "buy", 25, None))  # fills 20 at 102.50, rest cancelled
+    answered(seller, place(seller, symbol, "sell", 4, "95.00", time_in_force="ioc"))  # at 102.00
+    answered(buyer, place(buyer, symbol, "buy", 3, "90.00", client_order_id="again"))
+    answered(buyer, place(buyer, symbol, "buy", 3, "90.00", client_order_id="again"))  # replay
+    answered(buyer, buyer.delete(f"{ORDERS}{third}/"))  # partly filled: its fills are read again
+    answered(buyer, buyer.delete(f"{ORDERS}{resting}/"))  # never filled
+
+    assert [answer.status_code for answer in answers] == [201] * 7 + [200] * 3
+    assert [len(answer.json()["fills"]) for answer in answers] == [0, 0, 1, 0, 1, 1, 0, 0, 2, 0]
+
+
+def test_an_order_hit_later_in_its_own_batch_answers_with_that_fill_too(
+    continuous_instrument, make_trader
+):
+    instrument = continuous_instrument()
+    owner = instrument.vehicle.owner
+    buyer = make_trader(cash="10000.00")
+    resting = make_trader(cash="10000.00")
+    [kept] = book_execute_in_transaction(
+        instrument, [PlaceOrder(resting.pk, "buy", "limit", 2, Decimal("97.00"), "day")]
+    )
+
+    ask, bid, cancel = book_execute_in_transaction(
+        instrument,
+        [
+            PlaceOrder(owner.pk, "sell", "limit", 10, Decimal("98.00"), "day"),
+            PlaceOrder(buyer.pk, "buy", "limit", 4, Decimal("98.00"), "day"),
+            CancelOrder(resting.pk, kept.pk),
+        ],
+    )
+
+    with CaptureQueriesContext(connection) as queries:
+        answers = [
+            OrderOutput(selectors.order_answer(user=user, order=order)).data
+            for user, order in ((owner, ask), (buyer, bid), (resting, cancel))
+        ]
+    assert len(queries) == 0
+    assert answers == [
+        OrderOutput(selectors.order_get(user=user, order_id=order.pk)).data
+        for user, order in ((owner, ask), (buyer, bid), (resting, cancel))
+    ]
+    assert answers[0]["filled_quantity"] == 4 and len(answers[0]["fills"]) == 1
+    assert Order.objects.get(pk=kept.pk).status == "cancelled"
+
+
+def test_another_user_never_gets_the_order_from_the_batch(continuous_instrument, make_trader):
+    instrument = continuous_instrument()
+    buyer, stranger = make_trader(cash="1000.00"), make_trader(cash="1000.00")
+    [order] = book_execute_in_transaction(
+        instrument, [PlaceOrder(buyer.pk, "buy", "limit", 1, Decimal("90.00"), "day")]
+    )
+
+    with pytest.raises(Exception) as raised:
+        selectors.order_answer(user=stranger, order=order)
+
+    assert type(raised.value).__name__ == "OrderNotFound"
+
+
+def book_execute_in_transaction(instrument, commands):
+    with transaction.atomic():
+        return book_execute(locks.instrument_for_update(pk=instrument.pk), commands)
