@@ -15,11 +15,15 @@ from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 
 class _SharedPoolClient(RedisCacheClient):
+    # Set by RedisCacheClient.__init__ (not in django-stubs).
+    _servers: list[str]
+    _pool_class: Any
+    _pool_options: dict[str, Any]
     _shared_pools: dict[tuple[str, str], Any] = {}
     _shared_lock = threading.Lock()
 
     def _get_connection_pool(self, write: bool) -> Any:
-        index = self._get_connection_pool_index(write)
+        index = self._get_connection_pool_index(write)  # type: ignore[attr-defined]
         key = (self._servers[index], repr(sorted(self._pool_options.items(), key=str)))
         with self._shared_lock:
             pool = self._shared_pools.get(key)

@@ -89,7 +89,8 @@ def test_an_order_hit_later_in_its_own_batch_answers_with_that_fill_too(
         OrderOutput(selectors.order_get(user=user, order_id=order.pk)).data
         for user, order in ((owner, ask), (buyer, bid), (resting, cancel))
     ]
-    assert answers[0]["filled_quantity"] == 4 and len(answers[0]["fills"]) == 1
+    assert answers[0]["filled_quantity"] == 4
+    assert len(answers[0]["fills"]) == 1
     assert Order.objects.get(pk=kept.pk).status == "cancelled"
 
 

@@ -198,4 +198,5 @@ def test_every_thread_s_redis_cache_shares_one_connection_pool(settings):
     for thread in threads:
         thread.join()
 
-    assert len(pools) == 3 and pools[0] is pools[1] is pools[2]
+    assert len(pools) == 3
+    assert pools[0] is pools[1] is pools[2]
