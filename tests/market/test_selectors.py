@@ -270,3 +270,45 @@ def test_portfolio_keeps_a_sold_out_position_for_its_realized_pnl(traded, make_t
 )
 def test_percent_is_rounded_half_up_to_two_places(part, whole, expected):
     assert selectors.percent(Decimal(part), Decimal(whole)) == expected
+
+
+def test_bars_are_the_trades_bucketed_by_minute_in_trade_order(
+    continuous_instrument, make_trader, travel
+):
+    # The database groups the trades; here the same bars come from the trades one by one.
+    import random
+
+    from market import clock
+    from market.calendar import get_calendar
+    from market.models import Trade
+
+    rng = random.Random(7)
+    instrument = continuous_instrument()
+    owner, buyer = instrument.vehicle.owner, make_trader(cash="100000.00")
+    for second in sorted(rng.sample(range(0, 6 * 60), 24)):
+        travel(f"10:{second // 60:02d}:{second % 60:02d}")
+        for _ in range(rng.randint(1, 3)):
+            trade(
+                instrument,
+                owner,
+                buyer,
+                rng.randint(1, 5),
+                f"{rng.randint(95, 105)}.{rng.randint(0, 99):02d}",
+            )
+    travel("10:06:30")
+
+    expected: dict = {}
+    trades = Trade.objects.filter(instrument=instrument).order_by("executed_at", "pk")
+    for row in trades:
+        minute = get_calendar().localize(row.executed_at).replace(second=0, microsecond=0)
+        bar = expected.setdefault(
+            minute,
+            {"time": minute, "open": row.price, "high": row.price, "low": row.price, "volume": 0},
+        )
+        bar.update(high=max(bar["high"], row.price), low=min(bar["low"], row.price))
+        bar.update(close=row.price, volume=bar["volume"] + row.quantity)
+
+    bars = selectors.bars(instrument, minutes=5, now=clock.now())
+
+    assert len(trades) > 30
+    assert bars == [bar for minute, bar in sorted(expected.items()) if minute.minute >= 2]
