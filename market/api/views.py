@@ -338,4 +338,6 @@ class OrderDetailApi(APIView):
     )
     def delete(self, request: Request, order_id: int) -> Response:
         cancelled = order_cancel(user_id=_user_id(request), order_id=order_id)
-        return Response(OrderOutput(selectors.order_answer(user=request.user, order=cancelled)).data)
+        return Response(
+            OrderOutput(selectors.order_answer(user=request.user, order=cancelled)).data
+        )
