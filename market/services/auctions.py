@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, timedelta
+from typing import cast
 
 from django.conf import settings
 from django.db import transaction
 
 from market import clock, locks
 from market.calendar import SessionPhase, get_calendar
-from market.engine import Order as EngineOrder
 from market.engine import uncross
 from market.models import (
-    OPEN_STATUSES,
     AuctionKind,
     AuctionRecord,
     Instrument,
@@ -29,9 +28,13 @@ from market.models import (
     TradeKind,
 )
 from market.outbox import record_auction
+from market.selectors import AuctionOrderFacts, auction_orders
 from market.services.book import BookSession
 
 logger = logging.getLogger(__name__)
+
+# Orders loaded per query by primary key (SQLite's limit on query parameters).
+TRACK_CHUNK = 5000
 
 TRADE_KIND = {
     AuctionKind.OPENING: TradeKind.OPENING_AUCTION,
@@ -68,16 +71,19 @@ def auction_run(
         if instrument.status != InstrumentStatus.ACTIVE or AuctionKind.CLOSING in ran:
             return None
         session = BookSession(instrument, now=now, trading_date=trading_date)
-        orders = session.track(
-            Order.objects.filter(instrument=instrument, status__in=OPEN_STATUSES).order_by("pk")
-        )
+        collected = auction_orders([instrument.pk]).get(instrument.pk, [])
         reference = instrument.reference_price
-        result = uncross([_engine_order(order) for order in orders], reference)
-        ending = [order for order in orders if order.price is None]
-        if kind == AuctionKind.CLOSING:
-            ending += _expiring(orders, trading_date)
-        involved = {order.user_id for order in ending}
-        involved |= {session.orders[order_id].user_id for order_id in result.fills}
+        result = uncross([engine_order for engine_order, _ in collected], reference)
+        ending_ids = [
+            engine_order.id
+            for engine_order, facts in collected
+            if facts.is_market
+            or (kind == AuctionKind.CLOSING and _expires_at_close(facts, trading_date))
+        ]
+        # Model instances only for the orders that change: a deep book has far more that don't.
+        _track_by_pk(session, {cast(int, order_id) for order_id in (*ending_ids, *result.fills)})
+        ending = [session.orders[order_id] for order_id in ending_ids]
+        involved = {order.user_id for order in session.orders.values()}
         session.lock_accounts(involved)
 
         record = AuctionRecord.objects.create(
@@ -88,7 +94,7 @@ def auction_run(
             volume=result.volume,
             surplus=result.surplus,
             reference_price=reference,
-            orders_count=len(orders),
+            orders_count=len(collected),
         )
         for match in result.matches:
             assert result.price is not None
@@ -115,7 +121,7 @@ def auction_run(
             auction_id=record.pk,
         )
         session.flush()
-        record_auction(auction=record, instrument=instrument, participant_ids={order.user_id for order in orders}, now=now)  # fmt: skip  # real-time streams
+        record_auction(auction=record, instrument=instrument, participant_ids={facts.user_id for _, facts in collected}, now=now)  # fmt: skip  # real-time streams
     logger.info(
         "%s %s auction %s: %s @ %s",
         instrument.symbol,
@@ -127,32 +133,21 @@ def auction_run(
     return record
 
 
-def _engine_order(order: Order) -> EngineOrder:
-    is_market = order.price is None
-    return EngineOrder(
-        order.pk,
-        order.side,
-        order.remaining_quantity,
-        order.price,
-        order.pk,
-        order.user_id,
-        TimeInForce.DAY if is_market else order.time_in_force,
-        protection_price=order.protection_price if is_market else None,
+def _expires_at_close(facts: AuctionOrderFacts, trading_date: date) -> bool:
+    """Day orders end with the day's closing auction; good-till-cancelled after 90 days."""
+    if facts.is_market:
+        return False
+    oldest_gtc = trading_date - timedelta(days=settings.MARKET_GTC_MAX_DAYS)
+    return facts.time_in_force == TimeInForce.DAY or (
+        facts.time_in_force == TimeInForce.GTC and facts.trading_date <= oldest_gtc
     )
 
 
-def _expiring(orders: list[Order], trading_date: date) -> list[Order]:
-    """Day orders end with the day's closing auction; good-till-cancelled after 90 days."""
-    oldest_gtc = trading_date - timedelta(days=settings.MARKET_GTC_MAX_DAYS)
-    return [
-        order
-        for order in orders
-        if order.price is not None
-        and (
-            order.time_in_force == TimeInForce.DAY
-            or (order.time_in_force == TimeInForce.GTC and order.trading_date <= oldest_gtc)
-        )
-    ]
+def _track_by_pk(session: BookSession, order_ids: set[int]) -> None:
+    ids = sorted(order_ids)
+    for start in range(0, len(ids), TRACK_CHUNK):
+        chunk = ids[start : start + TRACK_CHUNK]
+        session.track(Order.objects.filter(pk__in=chunk).order_by("pk"))
 
 
 def market_catch_up(*, now: datetime | None = None) -> list[AuctionRecord]:
