@@ -18,7 +18,7 @@ import time
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import transaction
@@ -41,6 +41,7 @@ from market.models import (
 from market.money import cents
 from market.phases import instrument_phase, trading_date_at
 from market.services import notifications
+from market.services.bulk import bulk_insert_rows
 
 # Markers: "this state changed"; coalesced by the relay into one state message each.
 BOOK = "book"
@@ -154,15 +155,29 @@ def phase_data(
 # --- recording --------------------------------------------------------------------------------
 
 
-def event(stream: str, type: str, data: dict[str, Any] | None = None) -> MarketEvent:
-    return MarketEvent(stream=stream, type=type, data=data or {})
+class OutboxEvent(NamedTuple):
+    """A `MarketEvent` row to insert: a tuple, not a model instance (an auction writes tens of
+    thousands)."""
+
+    stream: str
+    type: str
+    data: dict[str, Any]
 
 
-def record(events: Sequence[MarketEvent]) -> None:
+def event(stream: str, type: str, data: dict[str, Any] | None = None) -> OutboxEvent:
+    return OutboxEvent(stream, type, data or {})
+
+
+def record(events: Sequence[OutboxEvent]) -> None:
     """Insert the events in the caller's transaction; relay their streams after commit."""
     if not events:
         return
-    MarketEvent.objects.bulk_create(events)
+    now = timezone.now()
+    bulk_insert_rows(
+        MarketEvent,
+        ["stream", "type", "data", "created_at"],
+        [(item.stream, item.type, item.data, now) for item in events],
+    )
     streams = tuple(dict.fromkeys(item.stream for item in events))
     transaction.on_commit(functools.partial(_relay_after_commit, streams))
 
@@ -291,7 +306,7 @@ def record_listing(
 
 def _phase_events(
     instrument: Instrument, *, cause: str, now: datetime | None = None
-) -> list[MarketEvent]:
+) -> list[OutboxEvent]:
     stream = instrument_stream(instrument.symbol)
     return [
         event(stream, PHASE, phase_data(instrument, cause=cause, now=now)),
@@ -300,7 +315,7 @@ def _phase_events(
     ]
 
 
-def _notification_events(written: Iterable[Notification]) -> list[MarketEvent]:
+def _notification_events(written: Iterable[Notification]) -> list[OutboxEvent]:
     return [
         event(user_stream(note.user_id), "notification", notification_data(note))
         for note in written

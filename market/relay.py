@@ -51,7 +51,7 @@ from market.models import (
     StreamCursor,
 )
 from market.phases import CALL_PHASES
-from market.services.bulk import bulk_update_rows
+from market.services.bulk import bulk_update_rows, bulk_update_values
 
 logger = logging.getLogger(__name__)
 
@@ -264,27 +264,29 @@ def _relay_events(streams: list[str]) -> tuple[int, bool]:
         events = list(
             MarketEvent.objects.filter(stream__in=streams, published_at__isnull=True)
             .exclude(type__in=outbox.MARKERS)
-            .order_by("id")[:BATCH_SIZE]
+            .order_by("id")
+            .values_list("id", "stream", "type", "data")[:BATCH_SIZE]
         )
         if not events:
             return 0, False
-        by_stream: dict[str, list[MarketEvent]] = defaultdict(list)
-        for item in events:
-            by_stream[item.stream].append(item)
+        by_stream: dict[str, list[tuple[int, str, dict[str, Any]]]] = defaultdict(list)
+        for id_, stream, type_, data in events:
+            by_stream[stream].append((id_, type_, data))
         now = timezone.now()
         batches = []
+        numbered: list[tuple[int, int, datetime]] = []
         for stream, items in sorted(by_stream.items()):
             cursor = cursors[stream]
             messages = []
-            for item in items:
+            for id_, type_, data in items:
                 cursor.last_seq += 1
-                item.seq, item.published_at = cursor.last_seq, now
-                messages.append({"type": item.type, "seq": item.seq, "data": item.data})
+                numbered.append((id_, cursor.last_seq, now))
+                messages.append({"type": type_, "seq": cursor.last_seq, "data": data})
             batches.append((stream, messages))
             sent += len(messages)
             cursor.updated_at = now
         broadcast.publish_many(batches)
-        bulk_update_rows(events, ["seq", "published_at"])
+        bulk_update_values(MarketEvent, ["seq", "published_at"], numbered)
         bulk_update_rows(
             [cursors[stream] for stream in sorted(by_stream)], ["last_seq", "updated_at"]
         )

@@ -1,4 +1,5 @@
-"""One UPDATE for many rows: `UPDATE t SET ... FROM (VALUES ...) WHERE t.id = v.id`.
+"""One UPDATE for many rows: `UPDATE t SET ... FROM (VALUES ...) WHERE t.id = v.id`; one INSERT
+for many rows given as tuples.
 
 Django's `bulk_update` builds a CASE WHEN per field and row, which costs more Python time than
 the whole matching step; this writes the same rows with one plain statement per 500.
@@ -18,7 +19,19 @@ CHUNK = 500
 def bulk_update_rows(objects: Sequence[Model], fields: Sequence[str]) -> None:
     if not objects:
         return
-    model = type(objects[0])
+    bulk_update_values(
+        type(objects[0]),
+        fields,
+        [(instance.pk, *(getattr(instance, name) for name in fields)) for instance in objects],
+    )
+
+
+def bulk_update_values(
+    model: type[Model], fields: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """The same, for rows given as tuples: the primary key, then `fields` in order."""
+    if not rows:
+        return
     meta = model._meta
     connection = connections[router.db_for_write(model)]
     quote = connection.ops.quote_name
@@ -42,13 +55,12 @@ def bulk_update_rows(objects: Sequence[Model], fields: Sequence[str]) -> None:
         source = f"(SELECT {names} FROM (VALUES {{rows}})) AS v"  # noqa: S608 - names from model metadata
     pk = quote(pk_field.column)
     with connection.cursor() as cursor:
-        for start in range(0, len(objects), CHUNK):
-            chunk = objects[start : start + CHUNK]
+        for start in range(0, len(rows), CHUNK):
+            chunk = rows[start : start + CHUNK]
             params: list[Any] = []
-            for instance in chunk:
-                params.append(instance.pk)
-                for field in model_fields:
-                    value = getattr(instance, field.attname)
+            for pk_value, *values in chunk:
+                params.append(pk_value)
+                for field, value in zip(model_fields, values, strict=True):
                     params.append(field.get_db_prep_save(value, connection))
             # Identifiers come from model metadata; every value is a query parameter.
             sql = (
@@ -57,3 +69,34 @@ def bulk_update_rows(objects: Sequence[Model], fields: Sequence[str]) -> None:
                 + f" WHERE {table}.{pk} = v.{pk}"
             )
             cursor.execute(sql, params)
+
+
+def bulk_insert_rows(
+    model: type[Model], fields: Sequence[str], rows: Sequence[Sequence[Any]]
+) -> None:
+    """INSERT many rows given as tuples in `fields` order, without building a model instance
+    per row (the outbox writes thousands per auction). No primary keys come back; fields left
+    out take their database defaults, so name every field without one."""
+    if not rows:
+        return
+    meta = model._meta
+    connection = connections[router.db_for_write(model)]
+    quote = connection.ops.quote_name
+    model_fields = [cast("Field[Any, Any]", meta.get_field(name)) for name in fields]
+    columns = ", ".join(quote(field.column) for field in model_fields)
+    row = "(" + ", ".join(["%s"] * len(model_fields)) + ")"
+    chunk_size = max(1, connection.ops.bulk_batch_size(model_fields, rows))
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), chunk_size):
+            chunk = rows[start : start + chunk_size]
+            params = [
+                field.get_db_prep_save(value, connection)
+                for values in chunk
+                for field, value in zip(model_fields, values, strict=True)
+            ]
+            # Identifiers come from model metadata; every value is a query parameter.
+            cursor.execute(
+                f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "  # noqa: S608
+                + ", ".join([row] * len(chunk)),
+                params,
+            )
