@@ -16,6 +16,9 @@ def vehicle_list(*, search: str = "", owner: User | None = None) -> QuerySet[Veh
     """Newest first, owner joined, photos prefetched for the cover: 2 queries per page."""
     vehicles = Vehicle.objects.select_related("owner").prefetch_related("photos")
     for term in search.split():
+        if "\x00" in term:
+            # No stored text holds a NUL, and PostgreSQL refuses one in a query parameter.
+            return vehicles.none()
         match = (
             Q(make__icontains=term)
             | Q(model__icontains=term)
@@ -23,7 +26,7 @@ def vehicle_list(*, search: str = "", owner: User | None = None) -> QuerySet[Veh
             | Q(colour__icontains=term)
             | Q(vin__iexact=term)
         )
-        if term.isdigit():
+        if term.isascii() and term.isdigit():  # "²".isdigit(), but int("²") fails
             match |= Q(year=int(term))
         vehicles = vehicles.filter(match)
     if owner is not None:
