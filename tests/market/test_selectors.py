@@ -312,3 +312,36 @@ def test_bars_are_the_trades_bucketed_by_minute_in_trade_order(
 
     assert len(trades) > 30
     assert bars == [bar for minute, bar in sorted(expected.items()) if minute.minute >= 2]
+
+
+def test_the_compiled_ticker_query_reads_what_the_orm_reads(
+    continuous_instrument, make_instrument, make_trader, travel, monkeypatch
+):
+    # PostgreSQL runs the ticker query compiled once, without the ORM's converters; SQLite
+    # (and this comparison) through the ORM. Both must give the same tickers.
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the compiled ticker query runs on PostgreSQL")
+    first = continuous_instrument()
+    make_instrument()  # listed, never traded
+    buyer = make_trader(cash="10000.00")
+    trade(first, first.vehicle.owner, buyer, 3, "101.50")
+    place(first.vehicle.owner, first, "sell", 2, "103.00")
+    place(buyer, first, "buy", 4, "99.25")
+    compiled = (
+        selectors.instruments_with_tickers(),
+        selectors.ticker_get(first),
+        selectors.instrument_ticker_get(symbol=first.symbol.lower()),
+    )
+
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    through_orm = (
+        selectors.instruments_with_tickers(),
+        selectors.ticker_get(first),
+        selectors.instrument_ticker_get(symbol=first.symbol.lower()),
+    )
+
+    assert compiled == through_orm
+    assert compiled[1]["best_bid"] == Decimal("99.25")
+    assert compiled[1]["volume"] == 3
