@@ -59,7 +59,6 @@ def test_list_searches_with_q(api_client):
     assert [v["model"] for v in response.json()["results"]] == ["Mustang"]
 
 
-
 @pytest.mark.django_db
 @pytest.mark.parametrize("q", ["mus\x00tang", "²", "2003 \x00"])
 def test_a_search_with_a_nul_or_a_non_ascii_digit_finds_nothing_and_fails_nothing(api_client, q):
@@ -77,6 +76,7 @@ def client_page(q):
     from django.test import Client
 
     return Client().get("/vehicles/", {"q": q})
+
 
 @pytest.mark.django_db
 def test_anonymous_clients_can_read_one_vehicle_with_specs(api_client, vehicle):
