@@ -86,6 +86,20 @@ def bulk_insert_rows(
     columns = ", ".join(quote(field.column) for field in model_fields)
     row = "(" + ", ".join(["%s"] * len(model_fields)) + ")"
     chunk_size = max(1, connection.ops.bulk_batch_size(model_fields, rows))
+    if connection.vendor == "postgresql":
+        # COPY: no SQL text to build and parse per row (an auction's outbox is 27,000 rows).
+        with (
+            connection.cursor() as cursor,
+            cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy,
+        ):
+            for values in rows:
+                copy.write_row(
+                    [
+                        field.get_db_prep_save(value, connection)
+                        for field, value in zip(model_fields, values, strict=True)
+                    ]
+                )
+        return
     with connection.cursor() as cursor:
         for start in range(0, len(rows), chunk_size):
             chunk = rows[start : start + chunk_size]
