@@ -72,6 +72,11 @@ def reservation_for(order: Order, quantity: int | None = None) -> Decimal:
     return buy_reservation(limit, remaining, buyer_rate())
 
 
+class AccountsNotLocked(Exception):
+    """A step met an order whose owner's cash account it did not lock (market.services.orders,
+    `lock_likely_counterparties`). Nothing has been written; the step must be rerun."""
+
+
 @dataclass
 class Execution:
     """What one trade did, for the caller's response and notifications."""
@@ -175,6 +180,9 @@ class BookSession:
         auction: AuctionRecord | None = None,
     ) -> Trade:
         """One trade: shares from seller to buyer, cash the other way, fees to the platform."""
+        if buy.user_id not in self.accounts or sell.user_id not in self.accounts:
+            # Before anything is written: the caller reruns the step with more accounts locked.
+            raise AccountsNotLocked(f"accounts of {buy.user_id} and {sell.user_id}")
         assert buy.user_id != sell.user_id, "self-trades are prevented before matching"
         assert 0 < quantity <= min(buy.remaining_quantity, sell.remaining_quantity)
         rate = Decimal(settings.MARKET_COMMISSION_RATE)

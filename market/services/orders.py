@@ -8,6 +8,7 @@ business rejection is its outcome, never an exception that would undo the rest o
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -18,7 +19,7 @@ from django.db.models import Count, Q
 
 from market import clock
 from market.engine import Order as EngineOrder
-from market.engine import OrderBook
+from market.engine import OrderBook, SelfTradeError
 from market.errors import (
     DomainError,
     DuplicateClientOrderId,
@@ -211,9 +212,20 @@ def _validate_price(type: str, price: object) -> Decimal | None:
 
 
 def book_execute(
-    instrument: Instrument, commands: list[Command], *, now: datetime | None = None
+    instrument: Instrument,
+    commands: list[Command],
+    *,
+    now: datetime | None = None,
+    lock_likely_counterparties: bool = False,
 ) -> list[Outcome]:
-    """Run `commands` in order against the locked `instrument`'s book; one outcome each."""
+    """Run `commands` in order against the locked `instrument`'s book; one outcome each.
+
+    The cash accounts locked are those of the commands' users and, by default, of every resting
+    order the batch could cross. With `lock_likely_counterparties`, only the owners of the
+    resting orders a dry run of the batch meets are locked (`_likely_counterparties`), so that
+    batches of different instruments do not queue on accounts they never touch; if the batch
+    then meets another owner, it raises AccountsNotLocked before writing anything, and the
+    caller runs it again without the option."""
     now = now or clock.now()
     phase = instrument_phase(instrument, now=now)
     session = BookSession(instrument, now=now, trading_date=trading_date_at(now))
@@ -231,11 +243,17 @@ def book_execute(
         )
     }
     book = OrderBook()
+    crossable: list[Order] = []
     if phase == Phase.CONTINUOUS and places:
-        for order in session.track(_crossable_resting_orders(instrument, places)):
+        crossable = session.track(_crossable_resting_orders(instrument, places))
+        for order in crossable:
             book.add_resting(_engine_order(order))
     user_ids = {command.user_id for command in commands}
-    user_ids |= {order.user_id for order in session.orders.values()}
+    user_ids |= {order.user_id for order in cancel_targets.values()}
+    if lock_likely_counterparties:
+        user_ids |= _likely_counterparties(instrument, crossable, commands, cancel_targets)
+    else:
+        user_ids |= {order.user_id for order in crossable}
     session.lock_accounts(user_ids)
     for order in cancel_targets.values():
         if order.is_open:
@@ -282,6 +300,50 @@ def _attach_known_fills(
         if id(command) in places or outcome.filled_quantity == 0:
             outcome.instrument = session.instrument
             outcome.known_fills = fills.get(outcome.pk, [])  # type: ignore[attr-defined]
+
+
+def _likely_counterparties(
+    instrument: Instrument,
+    crossable: list[Order],
+    commands: list[Command],
+    cancel_targets: dict[int, Order],
+) -> set[int]:
+    """The owners of the resting orders the batch meets if every order is accepted: a dry run
+    on a copy of the book, market orders at their collar as immediate-or-cancel limits. Refused
+    orders in the real run only take less, so it meets these owners or fewer; in the rare case
+    it meets another (a refused order that rested here shielded an older one), BookSession
+    raises AccountsNotLocked."""
+    if not crossable:
+        return set()
+    dry_book = OrderBook()
+    for order in crossable:
+        dry_book.add_resting(_engine_order(order))
+    owner_of: dict[Hashable, int] = {order.pk: order.user_id for order in crossable}
+    owners: set[int] = set()
+    reference = instrument.reference_price
+    for n, command in enumerate(commands):
+        if isinstance(command, CancelOrder):
+            target = cancel_targets.get(command.order_id)
+            if target is not None and target.user_id == command.user_id:
+                dry_book.cancel(target.pk)
+            continue
+        is_market = command.type == OrderType.MARKET
+        probe = EngineOrder(
+            ("dry run", n),
+            command.side,
+            command.quantity,
+            _limit_for(command, reference) if is_market else command.price,
+            2**62 + n,
+            command.user_id,
+            TimeInForce.IOC if is_market else command.time_in_force,
+        )
+        try:
+            fills = dry_book.submit(probe)
+        except SelfTradeError:
+            continue  # refused in the real run too
+        # Makers placed earlier in the batch (dry-run ids) belong to its own users, locked anyway.
+        owners |= {owner_of[fill.maker_id] for fill in fills if fill.maker_id in owner_of}
+    return owners
 
 
 def _refused_command(command: Command) -> dict[str, object]:

@@ -133,14 +133,19 @@ def run_instrument_batch(
     symbol: str,
     commands: list[object],
     committed: Callable[[list[object]], None] | None = None,
+    *,
+    lock_likely_counterparties: bool = True,
 ) -> list[object]:
     """One transaction for the whole batch. If the batch hits a uniqueness race (the same
     client_order_id sent at once on two instruments), each command is rerun on its own, so one
-    command's conflict never fails the others.
+    command's conflict never fails the others. The batch first locks only the cash accounts it
+    is likely to touch; if it meets another, it is rolled back and run again with every account
+    it could touch locked (book_execute).
 
     `committed` is called with the outcomes right after the commit, before the after-commit
     work the batch registered (it is registered first, and Django runs them in order); not at
     all when the batch rolls back."""
+    from market.services.book import AccountsNotLocked
     from market.services.orders import book_execute
 
     try:
@@ -149,8 +154,14 @@ def run_instrument_batch(
             if committed is not None:
                 transaction.on_commit(lambda: committed(outcomes))
             instrument = locks.instrument_for_update(symbol=symbol)
-            outcomes += book_execute(instrument, commands)  # type: ignore[arg-type]
+            outcomes += book_execute(
+                instrument,
+                commands,  # type: ignore[arg-type]
+                lock_likely_counterparties=lock_likely_counterparties,
+            )
             return outcomes
+    except AccountsNotLocked:
+        return run_instrument_batch(symbol, commands, committed, lock_likely_counterparties=False)
     except DomainError as error:
         return [error] * len(commands)
     except IntegrityError:
