@@ -101,7 +101,7 @@ def order_place(
     client_order_id: str | None = None,
 ) -> Order:
     """Validate, reserve, match and store one order. Locks: the instrument, then the cash
-    accounts of everyone the order can trade with. Runs in the instrument's next combined batch
+    accounts of everyone the order's batch will trade with (docs/market-decisions.md). Runs in the instrument's next combined batch
     (market/services/sequencer.py) and returns once that batch has committed. Returns the order
     with `was_replayed` set when `client_order_id` repeats an earlier identical order."""
     command = validate_place(
