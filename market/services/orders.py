@@ -8,6 +8,7 @@ business rejection is its outcome, never an exception that would undo the rest o
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
@@ -447,8 +448,10 @@ def _place(
                 raise DuplicateClientOrderId(
                     client_order_id=command.client_order_id, order_id=earlier.pk
                 )
-            earlier.was_replayed = True  # type: ignore[attr-defined]
-            return earlier
+            # A copy: the earlier order may be this batch's own, answered as new.
+            replayed = copy.copy(earlier)
+            replayed.was_replayed = True  # type: ignore[attr-defined]
+            return replayed
     if command.quantity > instrument.total_shares:
         raise InvalidOrder(
             f"Quantity is at most {instrument.total_shares:,}, the shares {instrument.symbol} has.",

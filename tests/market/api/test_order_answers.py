@@ -110,3 +110,23 @@ def test_another_user_never_gets_the_order_from_the_batch(continuous_instrument,
 def book_execute_in_transaction(instrument, commands):
     with transaction.atomic():
         return book_execute(locks.instrument_for_update(pk=instrument.pk), commands)
+
+
+def test_the_same_client_order_id_twice_in_one_batch_answers_201_then_200(
+    continuous_instrument, make_trader, client_for
+):
+    # The retry's answer must not turn the first request's into a replay too.
+    from market.api.serializers import OrderOutput
+
+    instrument = continuous_instrument()
+    buyer = make_trader(cash="1000.00")
+    command = PlaceOrder(buyer.pk, "buy", "limit", 1, Decimal("90.00"), "day", "twice")
+
+    first, retry = book_execute_in_transaction(instrument, [command, command])
+
+    assert first.pk == retry.pk
+    assert getattr(first, "was_replayed", False) is False
+    assert retry.was_replayed is True
+    answer = OrderOutput(selectors.order_answer(user=buyer, order=first)).data
+    assert answer["client_order_id"] == "twice"
+    assert Order.objects.filter(user=buyer).count() == 1
