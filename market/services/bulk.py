@@ -88,8 +88,11 @@ def bulk_insert_rows(
     chunk_size = max(1, connection.ops.bulk_batch_size(model_fields, rows))
     if connection.vendor == "postgresql":
         # COPY: no SQL text to build and parse per row (an auction's outbox is 27,000 rows).
+        # Through the driver's own cursor, so Django's wrapper must turn its errors into
+        # Django's (a lost server is then an OperationalError the API answers 503).
         with (
             connection.cursor() as cursor,
+            connection.wrap_database_errors,
             cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy,
         ):
             for values in rows:
