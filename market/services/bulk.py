@@ -16,6 +16,21 @@ from django.db.models import Field, Model
 CHUNK = 500
 
 
+def _target(model: type[Model], fields: Sequence[str]) -> tuple[Any, Any, list[Field[Any, Any]]]:
+    """The connection that writes `model`, its quoting function, and the named fields."""
+    connection = connections[router.db_for_write(model)]
+    model_fields = [cast("Field[Any, Any]", model._meta.get_field(name)) for name in fields]
+    return connection, connection.ops.quote_name, model_fields
+
+
+def _prepared(fields: list[Field[Any, Any]], values: Sequence[Any], connection: Any) -> list[Any]:
+    """One row's values as the database takes them."""
+    return [
+        field.get_db_prep_save(value, connection)
+        for field, value in zip(fields, values, strict=True)
+    ]
+
+
 def bulk_update_rows(objects: Sequence[Model], fields: Sequence[str]) -> None:
     if not objects:
         return
@@ -33,9 +48,7 @@ def bulk_update_values(
     if not rows:
         return
     meta = model._meta
-    connection = connections[router.db_for_write(model)]
-    quote = connection.ops.quote_name
-    model_fields = [cast("Field[Any, Any]", meta.get_field(name)) for name in fields]
+    connection, quote, model_fields = _target(model, fields)
     pk_field = cast("Field[Any, Any]", meta.pk)
     columns = [pk_field.column] + [field.column for field in model_fields]
     is_postgres = connection.vendor == "postgresql"
@@ -59,9 +72,7 @@ def bulk_update_values(
             chunk = rows[start : start + CHUNK]
             params: list[Any] = []
             for pk_value, *values in chunk:
-                params.append(pk_value)
-                for field, value in zip(model_fields, values, strict=True):
-                    params.append(field.get_db_prep_save(value, connection))
+                params += [pk_value, *_prepared(model_fields, values, connection)]
             # Identifiers come from model metadata; every value is a query parameter.
             sql = (
                 f"UPDATE {table} SET {assignments} FROM "  # noqa: S608
@@ -80,9 +91,7 @@ def bulk_insert_rows(
     if not rows:
         return
     meta = model._meta
-    connection = connections[router.db_for_write(model)]
-    quote = connection.ops.quote_name
-    model_fields = [cast("Field[Any, Any]", meta.get_field(name)) for name in fields]
+    connection, quote, model_fields = _target(model, fields)
     columns = ", ".join(quote(field.column) for field in model_fields)
     row = "(" + ", ".join(["%s"] * len(model_fields)) + ")"
     chunk_size = max(1, connection.ops.bulk_batch_size(model_fields, rows))
@@ -96,20 +105,13 @@ def bulk_insert_rows(
             cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy,
         ):
             for values in rows:
-                copy.write_row(
-                    [
-                        field.get_db_prep_save(value, connection)
-                        for field, value in zip(model_fields, values, strict=True)
-                    ]
-                )
+                copy.write_row(_prepared(model_fields, values, connection))
         return
     with connection.cursor() as cursor:
         for start in range(0, len(rows), chunk_size):
             chunk = rows[start : start + chunk_size]
             params = [
-                field.get_db_prep_save(value, connection)
-                for values in chunk
-                for field, value in zip(model_fields, values, strict=True)
+                param for values in chunk for param in _prepared(model_fields, values, connection)
             ]
             # Identifiers come from model metadata; every value is a query parameter.
             cursor.execute(
