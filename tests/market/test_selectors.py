@@ -1,12 +1,15 @@
 """Market selectors: ticker arithmetic across trading days, and pinned query counts."""
 
+import random
 from datetime import date
 from decimal import Decimal
 
 import pytest
+from django.db import connection
 
-from market import selectors
-from market.models import AuctionKind
+from market import clock, selectors
+from market.calendar import get_calendar
+from market.models import AuctionKind, Trade
 from market.services.auctions import auction_run
 from market.services.orders import order_place
 from tests.market.conftest import TRADING_DAY
@@ -276,12 +279,6 @@ def test_bars_are_the_trades_bucketed_by_minute_in_trade_order(
     continuous_instrument, make_trader, travel
 ):
     # The database groups the trades; here the same bars come from the trades one by one.
-    import random
-
-    from market import clock
-    from market.calendar import get_calendar
-    from market.models import Trade
-
     rng = random.Random(7)
     instrument = continuous_instrument()
     owner, buyer = instrument.vehicle.owner, make_trader(cash="100000.00")
@@ -319,8 +316,6 @@ def test_the_compiled_ticker_query_reads_what_the_orm_reads(
 ):
     # PostgreSQL runs the ticker query compiled once, without the ORM's converters; SQLite
     # (and this comparison) through the ORM. Both must give the same tickers.
-    from django.db import connection
-
     if connection.vendor != "postgresql":
         pytest.skip("the compiled ticker query runs on PostgreSQL")
     first = continuous_instrument()

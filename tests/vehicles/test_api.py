@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import pytest
+from django.test import Client
 from rest_framework.authtoken.models import Token
 
 from tests.factories import VehicleFactory, VehicleSpecFactory
@@ -73,8 +74,6 @@ def test_a_search_with_a_nul_or_a_non_ascii_digit_finds_nothing_and_fails_nothin
 
 
 def client_page(q):
-    from django.test import Client
-
     return Client().get("/vehicles/", {"q": q})
 
 

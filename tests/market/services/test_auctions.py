@@ -30,6 +30,7 @@ from market.models import (
     TradeKind,
 )
 from market.phases import Phase, instrument_phase
+from market.services import auctions as auction_service
 from market.services.auctions import auction_run, market_catch_up
 from market.services.book import BookSession
 from market.services.orders import order_place
@@ -94,9 +95,12 @@ def auctions() -> list[tuple[date, str]]:
 # --- the opening auction of a new listing ---------------------------------------------------
 
 
+# 1: the orders that trade are loaded in chunks of one (a deep book's are loaded 5,000 a query).
+@pytest.mark.parametrize("track_chunk", [auction_service.TRACK_CHUNK, 1])
 def test_opening_auction_of_a_new_listing_uncrosses_at_one_price(
-    travel, make_instrument, make_trader
+    travel, make_instrument, make_trader, monkeypatch, track_chunk
 ):
+    monkeypatch.setattr(auction_service, "TRACK_CHUNK", track_chunk)
     travel("09:00")
     instrument = make_instrument(total_shares=1000, listing_price="100.00")
     owner = instrument.vehicle.owner
