@@ -1,9 +1,11 @@
 """The only module that talks to the channel layer (STYLE.md).
 
 Stream names are group names: `instrument.<SYMBOL>` (public) and `user.<id>` (private). A relay
-batch goes out as ONE group message, `{"type": "stream.publish", "seqs": [...], "texts": [...]}`
-(each message's sequence number and JSON text), handled by the consumers' `stream_publish`: one
-Redis round trip per batch instead of one per message, and the batch arrives whole and in order.
+batch goes out as ONE group message, `{"type": "stream.publish", "stream": ..., "seqs": [...],
+"texts": [...]}` (each message's sequence number and JSON text), handled by the consumers'
+`stream_publish`: one Redis round trip per batch instead of one per message, and the batch
+arrives whole and in order. Every group message names its stream: a process's one member of
+all its groups (market.consumers.StreamHub) hands it to that stream's consumers.
 
 Sends are synchronous (the relay runs in ordinary threads) and raise when the layer is down, so
 that the relay's transaction rolls back and the outbox keeps the events. When a consumer has
@@ -19,7 +21,7 @@ import json
 import logging
 import threading
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -31,6 +33,13 @@ logger = logging.getLogger(__name__)
 SEND_TIMEOUT_SECONDS = 10.0
 PUBLISH = "stream.publish"
 SESSION_CLOSED = "session.closed"
+# Waiting for a channel layer that went away: first and longest pause between tries.
+RETRY_FIRST_SECONDS = 0.1
+RETRY_MAX_SECONDS = 2.0
+LAYER_ERRORS = (OSError, RedisError, TimeoutError)
+# Join the groups again this often: Redis forgets a membership after a day (channels_redis
+# group_expiry).
+REJOIN_SECONDS = 600.0
 
 T = TypeVar("T")
 
@@ -94,6 +103,7 @@ def publish_many(batches: Sequence[tuple[str, list[dict[str, Any]]]]) -> None:
             stream,
             {
                 "type": PUBLISH,
+                "stream": stream,
                 "seqs": [message["seq"] for message in messages],
                 "texts": [json.dumps(message, separators=(",", ":")) for message in messages],
             },
@@ -103,7 +113,7 @@ def publish_many(batches: Sequence[tuple[str, list[dict[str, Any]]]]) -> None:
     ]
     if not payloads:
         return
-    layer = _layer()
+    layer = channel_layer()
 
     async def send_all() -> None:
         await asyncio.gather(
@@ -117,20 +127,13 @@ def session_closed(*, user_id: int, session_key: str) -> None:
     """Tell the user's private streams that a session ended (log-out): the consumers
     authenticated by that session close. Never raises: a log-out must not fail on it."""
     try:
-        _group_send(user_stream(user_id), {"type": SESSION_CLOSED, "session_key": session_key})
+        stream = user_stream(user_id)
+        _group_send(stream, {"type": SESSION_CLOSED, "stream": stream, "session_key": session_key})
     except Exception:  # the layer is down: the session is gone anyway
         logger.warning("could not tell user %s's streams about a log-out", user_id, exc_info=True)
 
 
-async def join(stream: str, channel_name: str) -> None:
-    await _layer().group_add(stream, channel_name)
-
-
-async def leave(stream: str, channel_name: str) -> None:
-    await _layer().group_discard(stream, channel_name)
-
-
-def _layer() -> Any:
+def channel_layer() -> Any:
     layer = get_channel_layer()
     if layer is None:
         raise RuntimeError("CHANNEL_LAYERS has no default layer")
@@ -138,7 +141,7 @@ def _layer() -> Any:
 
 
 def _group_send(group: str, message: dict[str, Any]) -> None:
-    layer = _layer()
+    layer = channel_layer()
     _run(lambda: _send_once_more(layer, group, message))
 
 
@@ -169,3 +172,138 @@ def _run(make: Callable[[], Awaitable[T]]) -> T:
                 future.cancel()
                 raise
     return async_to_sync(bounded)()
+
+
+# --- one member of each group per process ------------------------------------------------------
+
+
+class Subscriber(Protocol):
+    """What the hub needs of a consumer (market.consumers.StreamConsumer)."""
+
+    inbox: asyncio.Queue[dict[str, Any]]
+
+    def layer_back(self) -> None: ...
+
+
+class StreamHub:
+    """This process's one member of each stream's group, for one event loop and channel layer.
+
+    A group message (market.broadcast, which names its stream in it) arrives once and goes to
+    the inbox of each consumer of its stream here. Joins and leaves run one at a time, so that
+    a stream's last consumer leaving cannot undo the join of a consumer that is arriving. When
+    its last consumer leaves, the hub stops and forgets its channel."""
+
+    def __init__(self, layer: Any) -> None:
+        self.layer = layer
+        self.channel = ""
+        self.consumers: dict[str, set[Subscriber]] = {}
+        self._joined: set[str] = set()
+        self._membership = asyncio.Lock()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def subscribe(self, stream: str, consumer: Subscriber) -> None:
+        """Add the consumer; on return the process is in the stream's group, so that a snapshot
+        read now misses nothing the group will not bring. Raises when the layer is down."""
+        async with self._membership:
+            if not self.channel:
+                _hubs.setdefault(_hub_key(self.layer), self)  # stopped while we waited
+                self.channel = await self.layer.new_channel()
+                self._tasks = [
+                    asyncio.ensure_future(self._receive()),
+                    asyncio.ensure_future(self._keep_joined()),
+                ]
+            self.consumers.setdefault(stream, set()).add(consumer)
+            if stream not in self._joined:
+                try:
+                    await self.layer.group_add(stream, self.channel)
+                except BaseException:
+                    self._forget(stream, consumer)
+                    raise
+                self._joined.add(stream)
+
+    async def unsubscribe(self, stream: str, consumer: Subscriber) -> None:
+        async with self._membership:
+            self._forget(stream, consumer)
+            if stream in self._joined and stream not in self.consumers:
+                self._joined.discard(stream)
+                try:
+                    await self.layer.group_discard(stream, self.channel)
+                except LAYER_ERRORS:
+                    logger.info("could not leave %s: the channel layer is down", stream)
+            if not self.consumers:
+                await self._stop()
+
+    def _forget(self, stream: str, consumer: Subscriber) -> None:
+        members = self.consumers.get(stream)
+        if members is not None:
+            members.discard(consumer)
+            if not members:
+                del self.consumers[stream]
+
+    async def _stop(self) -> None:
+        tasks, self._tasks = self._tasks, []
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self.channel = ""
+        self._joined.clear()
+        _hubs.pop(_hub_key(self.layer), None)
+
+    async def _receive(self) -> None:
+        while True:
+            try:
+                message = await self.layer.receive(self.channel)
+            except LAYER_ERRORS:
+                logger.warning("the channel layer went away; waiting for it")
+                await self._rejoin()
+                continue
+            for consumer in tuple(self.consumers.get(message.get("stream", ""), ())):
+                consumer.inbox.put_nowait(message)
+
+    async def _rejoin(self) -> None:
+        """Wait for the layer, join every group again, and have every consumer catch up with
+        what went out meanwhile."""
+        pause = RETRY_FIRST_SECONDS
+        while True:
+            await asyncio.sleep(pause)
+            try:
+                async with self._membership:
+                    for stream in sorted(self._joined):
+                        await self.layer.group_add(stream, self.channel)
+            except LAYER_ERRORS:
+                pause = min(pause * 2, RETRY_MAX_SECONDS)
+                continue
+            logger.info("the channel layer is back")
+            for members in tuple(self.consumers.values()):
+                for consumer in tuple(members):
+                    consumer.layer_back()
+            return
+
+    async def _keep_joined(self) -> None:
+        """Redis forgets a group membership after a day (channels_redis group_expiry)."""
+        while True:
+            await asyncio.sleep(REJOIN_SECONDS)
+            try:
+                async with self._membership:
+                    for stream in sorted(self._joined):
+                        await self.layer.group_add(stream, self.channel)
+            except LAYER_ERRORS:
+                pass  # the receive loop waits for the layer and joins again
+
+
+_hubs: dict[tuple[int, int], StreamHub] = {}
+
+
+def _hub_key(layer: Any) -> tuple[int, int]:
+    return id(asyncio.get_running_loop()), id(layer)
+
+
+def stream_hub() -> StreamHub:
+    """The running loop's hub for the default channel layer (tests change the layer and run
+    each on its own loop)."""
+    layer = channel_layer()
+    key = _hub_key(layer)
+    hub = _hubs.get(key)
+    if hub is None:
+        hub = _hubs[key] = StreamHub(layer)
+    return hub

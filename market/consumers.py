@@ -6,11 +6,17 @@ On connect a consumer joins its stream's group FIRST, then sends `{"type": "snap
 the state is at least that new), then forwards the group's messages with seq > S, in order.
 A client sends `{"type": "snapshot"}` for a fresh one.
 
+A process joins each stream's group once, whatever the number of its clients: its `StreamHub`
+(one per event loop and channel layer) is the group's only member here, receives each relay
+batch once and puts it in the inbox of every consumer of that stream. With a thousand clients of
+one instrument, a batch is taken from the layer, decoded and dispatched once, not a thousand
+times; each consumer's own task then forwards it to its socket.
+
 The consumer also keeps its stream whole where the channel layer does not: a message that skips
 sequence numbers is preceded by the missing ones, read from the outbox (or, when they are no
-longer kept, replaced by a fresh snapshot); when Redis goes away the consumer waits for it,
-joins its group again and catches up from the outbox; and every few seconds it compares its
-last number with the stream's cursor and forwards what the group did not bring.
+longer kept, replaced by a fresh snapshot); when Redis goes away the hub waits for it, joins its
+groups again and has every consumer catch up from the outbox; and every few seconds a consumer
+compares its last number with the stream's cursor and forwards what the group did not bring.
 
 Close codes: 4404 unknown symbol, 4401 not authenticated (or the session logged out).
 """
@@ -18,11 +24,12 @@ Close codes: 4404 unknown symbol, 4401 not authenticated (or the session logged 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -32,7 +39,6 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth import user_logged_out
 from django.contrib.auth.models import AnonymousUser
 from django.dispatch import receiver
-from redis.exceptions import RedisError
 
 from market import broadcast, relay
 
@@ -40,19 +46,13 @@ logger = logging.getLogger(__name__)
 
 CLOSE_UNKNOWN_SYMBOL = 4404
 CLOSE_UNAUTHENTICATED = 4401
+CLOSE_INTERNAL_ERROR = 1011
 # After connecting, look once for a message that was sent while we were joining.
 CATCH_UP_DELAY_SECONDS = 1.0
-# Waiting for a channel layer that went away: first and longest pause between tries.
-RETRY_FIRST_SECONDS = 0.1
-RETRY_MAX_SECONDS = 2.0
-LAYER_ERRORS = (OSError, RedisError, TimeoutError)
 SNAPSHOT_REUSE_SECONDS = 1.0
 # Compare with the stream's cursor this often (a cached read: one query per stream and
 # process at most every CURSOR_REUSE_SECONDS, whatever the number of clients).
 CHECK_SECONDS = 3.0
-# Join the group again this often: Redis forgets a membership after a day (channels_redis
-# group_expiry).
-REJOIN_SECONDS = 600.0
 
 CURSOR_REUSE_SECONDS = 0.5
 
@@ -63,9 +63,15 @@ _cursor_reads: dict[str, asyncio.Future[int]] = {}
 _snapshots_lock = threading.Lock()
 
 
+# No channel of its own for each consumer (Channels gives none for an alias that names no
+# layer): the process's market.broadcast.StreamHub receives for all of them.
+NO_CONSUMER_CHANNEL = "market.consumers: the stream hub receives"
+
+
 class StreamConsumer(AsyncJsonWebsocketConsumer):
     """One stream: a snapshot, then its messages in sequence order."""
 
+    channel_layer_alias = NO_CONSUMER_CHANNEL
     stream = ""
     last_seq = 0
     shares_snapshots = False
@@ -94,10 +100,13 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=close_code)
             return
         self.stream = stream
-        await broadcast.join(stream, self.channel_name)
+        self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._hub = broadcast.stream_hub()
+        await self._hub.subscribe(stream, self)
         self._joined = True
         if not await self._send_snapshot():
             return
+        self._spawn(self._forward_inbox())
         self._spawn(self._stay_current())
 
     async def disconnect(self, code: int) -> None:
@@ -105,10 +114,7 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
             task.cancel()
         if getattr(self, "_joined", False):
             self._joined = False
-            try:
-                await broadcast.leave(self.stream, self.channel_name)
-            except LAYER_ERRORS:
-                logger.info("could not leave %s: the channel layer is down", self.stream)
+            await self._hub.unsubscribe(self.stream, self)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         try:
@@ -137,6 +143,24 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         if handler is None:
             raise ValueError(f"No handler for message type {message['type']}")
         await handler(message)
+
+    async def _forward_inbox(self) -> None:
+        """The group's messages, from the hub, one at a time and in order."""
+        while True:
+            message = await self.inbox.get()
+            try:
+                await self.dispatch(message)
+            except Exception as error:  # the socket went away, or a message no handler knows
+                logger.info("%s: stopped forwarding (%r)", self.stream, error)
+                with contextlib.suppress(Exception):
+                    await self.close(code=CLOSE_INTERNAL_ERROR)
+                return
+
+    def layer_back(self) -> None:
+        """The hub joined again after the channel layer came back: catch up now, and once more
+        after a relay that was sending meanwhile has committed."""
+        self._spawn(self._catch_up(delay=0))
+        self._spawn(self._catch_up(delay=CATCH_UP_DELAY_SECONDS))
 
     async def stream_publish(self, event: dict[str, Any]) -> None:
         """A relay batch (market.broadcast.publish): sequence numbers and JSON texts."""
@@ -215,64 +239,20 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         relay that sent while this consumer joined, a message lost while Redis restarted (the
         pub/sub layer reconnects without a word to its consumers). Only what is that old: a
         busy consumer is behind the cursor all the time, with the messages on their way in its
-        queue, and reading them from the database for each of a thousand clients would slow
-        every one of them further. Every REJOIN_SECONDS, join the group again."""
+        inbox, and reading them from the database for each of a thousand clients would slow
+        every one of them further."""
         await asyncio.sleep(CATCH_UP_DELAY_SECONDS)
-        joined_at = time.monotonic()
         due = 0  # the stream's number at the previous check
         while True:
             if due > self.last_seq:
                 await self._catch_up(delay=0, upto=due)
             due = await _recent_last_seq(self.stream)
             await asyncio.sleep(CHECK_SECONDS)
-            if time.monotonic() - joined_at >= REJOIN_SECONDS:
-                try:
-                    await broadcast.join(self.stream, self.channel_name)
-                    joined_at = time.monotonic()
-                except LAYER_ERRORS:
-                    pass  # the receive loop waits for the layer and joins again
 
     def _spawn(self, work: Awaitable[None]) -> None:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-    # --- surviving a channel layer that goes away ---------------------------------------------
-    # Channels' consumer loop stops for good when a receive from the layer raises (Redis down).
-    # It reads `self.channel_receive`, which it sets itself: the property hands it a receive
-    # that waits for the layer to come back, joins the group again and catches up.
-
-    @property
-    def channel_receive(self) -> Callable[[], Awaitable[dict[str, Any]]]:
-        return self._receive_surviving
-
-    @channel_receive.setter
-    def channel_receive(self, receive: Callable[[], Awaitable[dict[str, Any]]]) -> None:
-        self._layer_receive = receive
-
-    async def _receive_surviving(self) -> dict[str, Any]:
-        while True:
-            try:
-                return await self._layer_receive()
-            except LAYER_ERRORS:
-                logger.warning("%s: the channel layer went away; waiting for it", self.stream)
-            await self._rejoin()
-
-    async def _rejoin(self) -> None:
-        pause = RETRY_FIRST_SECONDS
-        while True:
-            await asyncio.sleep(pause)
-            try:
-                if self._joined:
-                    await broadcast.join(self.stream, self.channel_name)
-            except LAYER_ERRORS:
-                pause = min(pause * 2, RETRY_MAX_SECONDS)
-                continue
-            logger.info("%s: the channel layer is back", self.stream)
-            # Now, and once more after a relay that was sending meanwhile has committed.
-            self._spawn(self._catch_up(delay=0))
-            self._spawn(self._catch_up(delay=CATCH_UP_DELAY_SECONDS))
-            return
 
 
 class InstrumentConsumer(StreamConsumer):

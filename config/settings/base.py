@@ -133,6 +133,10 @@ REDIS_URL = env("REDIS_URL", default="")
 # message once and fans it out in each process; channels_redis.core.RedisChannelLayer queues it
 # once per consumer, several Redis round trips each, too slow for a thousand clients of one
 # instrument. Pub/sub delivers at most once: the outbox fills what it loses (docs/realtime.md).
+# A process receives every group message of its streams on ONE channel (market.broadcast.
+# StreamHub), so that channel has room for a burst: an auction's relay sends one message to each
+# trader's private stream at once (the layers other than pub/sub drop what does not fit).
+CHANNEL_CAPACITY = 10_000
 CHANNEL_LAYER_BACKEND = env(
     "CHANNEL_LAYER_BACKEND", default="channels_redis.pubsub.RedisPubSubChannelLayer"
 )
@@ -140,7 +144,7 @@ if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": CHANNEL_LAYER_BACKEND,
-            "CONFIG": {"hosts": [REDIS_URL], "capacity": 1500, "expiry": 10},
+            "CONFIG": {"hosts": [REDIS_URL], "capacity": CHANNEL_CAPACITY, "expiry": 10},
         }
     }
     CACHES = {
@@ -153,7 +157,12 @@ if REDIS_URL:
         }
     }
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels.layers.InMemoryChannelLayer",
+            "CONFIG": {"capacity": CHANNEL_CAPACITY},
+        }
+    }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"

@@ -76,6 +76,26 @@ async def test_public_stream_sends_a_snapshot_then_every_update_in_sequence(
     assert received[-1]["data"]["last_price"] == "101.00"
 
 
+async def test_a_process_joins_a_streams_group_once_whatever_its_clients(open_stream, car, seller):
+    """market.broadcast.StreamHub: the group has one member per process, every client gets
+    every message, and the last client to leave takes the process out of the group."""
+    layer = broadcast.channel_layer()
+    group = broadcast.instrument_stream(car.symbol)
+    streams = [(await open_stream(public_path(car)))[1] for _ in range(3)]
+    snapshots = [await stream.receive() for stream in streams]
+
+    assert len(layer.groups[group]) == 1
+    await db(place)(seller, car.symbol, "sell", 5, "102.00")
+    for stream, snapshot in zip(streams, snapshots, strict=True):
+        received = await stream.receive_until(lambda message: message["type"] == "ticker")
+        assert_in_sequence(received, after=snapshot["seq"])
+        assert messages_of(received, "book")[-1]["data"]["asks"][0]["price"] == "102.00"
+
+    for stream in streams:
+        await stream.communicator.disconnect()
+    assert group not in layer.groups
+
+
 async def test_a_rolled_back_transaction_publishes_nothing(open_stream, car, buyer):
     _, stream = await open_stream(public_path(car))
     await stream.receive()
