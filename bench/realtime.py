@@ -1,7 +1,8 @@
 """WebSocket push latency: many clients on one instrument while orders trade through the API.
 
-    python bench/realtime.py [--base-url URL] [--clients 1000] [--trades 200] [--rate 20]
-                             [--client-processes 4] [--web-workers 2] [--json PATH]
+    python bench/realtime.py [--base-url URL] [--ws-base-url URL] [--clients 1000]
+                             [--trades 200] [--rate 20] [--client-processes 4]
+                             [--web-workers 2] [--json PATH]
 
 `--clients` WebSocket clients (spread over `--client-processes` processes) subscribe to
 `/ws/instruments/<SYMBOL>/` of a fresh instrument and wait for their snapshot. Then `--trades`
@@ -9,8 +10,10 @@ buy orders, each crossing one resting share, go to `POST /api/v1/orders/` at `--
 second (or as fast as the server takes them). Every client notes when each `trade` message
 arrives. The latency of one delivery is its arrival minus the moment the trade's outbox event
 was written (`MarketEvent.created_at`, the last write of the transaction, so commit to receipt
-plus the commit itself). Also reported: request to receipt, deliveries missing, and whether
-every client saw an unbroken sequence.
+plus the commit itself). Also reported: each trade's first client (the relay's share) and
+its first to its last client (the fan-out's), request to receipt, deliveries missing, and
+whether every client saw an unbroken sequence. `--ws-base-url` serves the clients from other
+server processes than the orders (docs/scaling.md: WebSocket servers of their own).
 
 With `--base-url` (scripts/run_bench.py) the server, PostgreSQL, Redis and the environment are
 the caller's. Without it, this script serves the app itself: DATABASE_URL (PostgreSQL) must be
@@ -47,6 +50,8 @@ PYTHON = sys.executable
 CONNECT_CONCURRENCY = 50
 # After the last order: how long a client still waits for trades it has not seen.
 GRACE_SECONDS = 30.0
+TRADE_HEAD = '{"type":"trade",'
+SEQ_KEY = '"seq":'
 
 
 # --- the WebSocket clients (child processes; no Django) ---------------------------------------
@@ -62,7 +67,12 @@ async def _clients(
     url: str, count: int, expected: int, ready: Any, results: Any, done: Any
 ) -> None:
     """Each client reads until it has seen every trade, or GRACE_SECONDS after the last order
-    was placed (`done`)."""
+    was placed (`done`).
+
+    The clients share the machine with the server they measure, so they read cheaply: no timer
+    per message (one watchdog per process ends the readers), and only a trade is decoded whole;
+    the others give their sequence number from the text's head, `{"type":...,"seq":N,...`
+    (market.broadcast encodes every message so)."""
     import websockets
 
     origin = "http://" + (urllib.parse.urlparse(url).hostname or "127.0.0.1")
@@ -81,32 +91,39 @@ async def _clients(
         last_seq = snapshot["seq"]
         gaps = 0
         receipts: list[tuple[int, float]] = []
-        finished_at: float | None = None
         try:
             while len(receipts) < expected:
-                if finished_at is None and done.is_set():
-                    finished_at = time.monotonic()
-                if finished_at is not None and time.monotonic() - finished_at > GRACE_SECONDS:
-                    break
-                try:
-                    raw = await asyncio.wait_for(socket_.recv(), 1.0)
-                except TimeoutError:
-                    continue
+                raw = await socket_.recv()
                 at = time.time()
-                message = json.loads(raw)
-                if message["seq"] != last_seq + 1:
-                    gaps += 1
-                last_seq = message["seq"]
-                if message["type"] == "trade":
+                if raw.startswith(TRADE_HEAD):
+                    message = json.loads(raw)
+                    seq = message["seq"]
                     receipts.append((message["data"]["id"], at))
+                else:
+                    head = raw.index(SEQ_KEY) + len(SEQ_KEY)
+                    seq = int(raw[head : raw.index(",", head)])
+                if seq != last_seq + 1:
+                    gaps += 1
+                last_seq = seq
+        except asyncio.CancelledError:
+            pass  # the watchdog: GRACE_SECONDS after the last order
         finally:
+            outcome.append({"receipts": receipts, "gaps": gaps})
             await socket_.close()
-        outcome.append({"receipts": receipts, "gaps": gaps})
+
+    async def watchdog() -> None:
+        while not done.is_set():
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(GRACE_SECONDS)
+        for task in tasks:
+            task.cancel()
 
     tasks = [asyncio.create_task(one()) for _ in range(count)]
     await asyncio.wait_for(connected.wait(), 300)
     ready.put(count)
+    stop = asyncio.create_task(watchdog())
     await asyncio.gather(*tasks, return_exceptions=True)
+    stop.cancel()
     results.put(outcome)
 
 
@@ -295,7 +312,7 @@ def run(args: argparse.Namespace, base_url: str) -> dict[str, Any]:
     for _ in range(args.trades):
         api.place(market["seller_token"], symbol=symbol, side="sell", quantity=1, price="100.00")
 
-    parsed = urllib.parse.urlparse(base_url)
+    parsed = urllib.parse.urlparse(args.ws_base_url or base_url)
     ws_url = f"ws://{parsed.netloc}/ws/instruments/{symbol}/"
     context = multiprocessing.get_context("spawn")
     ready, results, done = context.Queue(), context.Queue(), context.Event()
@@ -356,6 +373,15 @@ def run(args: argparse.Namespace, base_url: str) -> dict[str, Any]:
         if buy_orders.get(trade_id) in sent_at
     ]
     expected = len(committed) * connected
+    # Per trade, its first and its last client: the relay's share and the fan-out's.
+    first_receipt: dict[int, float] = {}
+    last_receipt: dict[int, float] = {}
+    for client in collected:
+        for trade_id, at in client["receipts"]:
+            first_receipt[trade_id] = min(at, first_receipt.get(trade_id, at))
+            last_receipt[trade_id] = max(at, last_receipt.get(trade_id, at))
+    to_first = [(at - committed[t]) * 1000 for t, at in first_receipt.items() if t in committed]
+    first_to_last = [(last_receipt[t] - at) * 1000 for t, at in first_receipt.items()]
     summary = {
         "channel_layer": market["channel_layer"],
         "clients": connected,
@@ -371,6 +397,11 @@ def run(args: argparse.Namespace, base_url: str) -> dict[str, Any]:
         "p99_ms": round(percentile(latencies, 0.99), 2) if latencies else None,
         "max_ms": round(max(latencies), 2) if latencies else None,
         "mean_ms": round(statistics.fmean(latencies), 2) if latencies else None,
+        "first_client_p50_ms": round(percentile(to_first, 0.5), 2) if to_first else None,
+        "first_client_p99_ms": round(percentile(to_first, 0.99), 2) if to_first else None,
+        "first_to_last_client_p50_ms": round(percentile(first_to_last, 0.5), 2)
+        if first_to_last
+        else None,
         "request_to_receipt_p50_ms": round(percentile(request_to_receipt, 0.5), 2)
         if request_to_receipt
         else None,
@@ -383,6 +414,9 @@ def run(args: argparse.Namespace, base_url: str) -> dict[str, Any]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--base-url", help="a running server (else: serve one here)")
+    parser.add_argument(
+        "--ws-base-url", help="the server of the WebSocket clients, when not --base-url's"
+    )
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--trades", type=int, default=200)
     parser.add_argument("--rate", type=float, default=20.0, help="trades per second, at most")
