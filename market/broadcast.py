@@ -8,10 +8,11 @@ arrives whole and in order. Every group message names its stream: a process's on
 all its groups (market.consumers.StreamHub) hands it to that stream's consumers.
 
 Sends are synchronous (the relay runs in ordinary threads) and raise when the layer is down, so
-that the relay's transaction rolls back and the outbox keeps the events. When a consumer has
-told us this process's event loop (`bind_loop`), sends run on it: the in-memory layer of the
-embedded mode works only on the loop its consumers wait on, and a Redis layer keeps its
-connection pool there instead of opening one per call.
+that the relay's transaction rolls back and the outbox keeps the events. The in-memory layer of
+the embedded mode works only on the loop its consumers wait on, so its sends run on the loop a
+consumer told us (`bind_loop`). A Redis layer's sends run on the process's own sending loop, a
+thread of its own: a relay never waits for a server loop busy with its fan-out, and a process
+without a server (a Celery worker) keeps one connection instead of opening one per send.
 """
 
 from __future__ import annotations
@@ -19,12 +20,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import threading
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels.layers import InMemoryChannelLayer, get_channel_layer
 from redis.exceptions import RedisError
 
 logger = logging.getLogger(__name__)
@@ -45,6 +47,9 @@ T = TypeVar("T")
 
 _loop: asyncio.AbstractEventLoop | None = None
 _loop_lock = threading.Lock()
+# The sending loop of a Redis layer, and the process that started its thread (a forked child,
+# such as a Celery worker, has not got the thread and starts its own).
+_sender: tuple[int, asyncio.AbstractEventLoop] | None = None
 
 
 def instrument_stream(symbol: str) -> str:
@@ -158,7 +163,7 @@ def _run(make: Callable[[], Awaitable[T]]) -> T:
     async def bounded() -> T:
         return await asyncio.wait_for(make(), SEND_TIMEOUT_SECONDS)
 
-    loop = bound_loop()
+    loop = bound_loop() if isinstance(channel_layer(), InMemoryChannelLayer) else _sending_loop()
     if loop is not None:
         try:
             running = asyncio.get_running_loop()
@@ -172,6 +177,16 @@ def _run(make: Callable[[], Awaitable[T]]) -> T:
                 future.cancel()
                 raise
     return async_to_sync(bounded)()
+
+
+def _sending_loop() -> asyncio.AbstractEventLoop:
+    global _sender
+    with _loop_lock:
+        if _sender is None or _sender[0] != os.getpid() or _sender[1].is_closed():
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="broadcast", daemon=True).start()
+            _sender = (os.getpid(), loop)
+        return _sender[1]
 
 
 # --- one member of each group per process ------------------------------------------------------
