@@ -11,6 +11,8 @@ And the context builders the market's own pages share with them.
 
 from __future__ import annotations
 
+import threading
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -21,7 +23,8 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
-from market import clock, selectors
+from market import clock, relay, selectors
+from market.broadcast import instrument_stream
 from market.calendar import get_calendar
 from market.forms import ListingForm, OrderForm
 from market.models import Instrument
@@ -32,6 +35,20 @@ from vehicles.models import Vehicle
 LEDGER_ON_ACCOUNT_PAGE = 10
 RECENT_TRADES = 15
 CHART_MINUTES = 30
+# A vehicle page's public market state (ticker, book, chart, trades) serves every visitor for
+# this long at one stream sequence number (public_market_state).
+PUBLIC_STATE_REUSE_SECONDS = 1.0
+KEEP_PUBLIC_STATES = 100
+
+# The parts of _trading.html that public_market_state renders once for every visitor.
+FRAGMENTS = {
+    "quote": "market/_quote.html",
+    "chart_and_facts": "market/_chart_and_facts.html",
+    "trades": "market/_recent_trades.html",
+    "book": "market/_book_panel.html",
+}
+_public_states: dict[int, tuple[tuple[Any, ...], float, dict[str, Any]]] = {}
+_public_states_lock = threading.Lock()
 
 
 def market_clock() -> dict[str, Any]:
@@ -85,15 +102,20 @@ def _position_for(portfolio: dict[str, Any] | None, symbol: str) -> dict[str, An
 
 
 def order_ticket_context(
-    request: HttpRequest, *, instrument: Instrument, form: Form | None = None
+    request: HttpRequest,
+    *,
+    instrument: Instrument,
+    form: Form | None = None,
+    ticker: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """What the order form shows: the ticker, the cash and shares the user can commit, the
-    fee rates. Queries: the ticker (1, 2 in a call phase), the account (2), the portfolio (2)."""
+    fee rates. Queries: the ticker unless given (1, 2 in a call phase), the account (2), the
+    portfolio (2)."""
     user = request.user
     account = selectors.account_summary(user) if user.is_authenticated else None
     portfolio = selectors.portfolio_get(user) if user.is_authenticated else None
     return {
-        "ticker": selectors.ticker_get(instrument),
+        "ticker": ticker if ticker is not None else selectors.ticker_get(instrument),
         "account": account,
         "portfolio": portfolio,
         "position": _position_for(portfolio, instrument.symbol),
@@ -116,11 +138,59 @@ def json_ready(value: Any) -> Any:
     return value
 
 
+def public_market_state(instrument: Instrument) -> dict[str, Any]:
+    """What a listed vehicle's page shows every visitor alike: the ticker, the book, the chart's
+    bars and the recent trades, as data and as rendered HTML fragments (`html`: quote,
+    chart_and_facts, trades, book). 1 query (the stream's sequence number) when this process
+    read them at the same number, session phase and minute within PUBLIC_STATE_REUSE_SECONDS;
+    else 6 (7 in a call phase).
+
+    A popular car's page then costs one read and one rendering of its market per change, not
+    one per visitor. The number is read first, so the state read after it includes every change
+    it numbers; a change committed but not yet relayed can be missed for as long as the relay
+    takes (the WebSocket stream is as late), never longer than the reuse time, and the page's
+    stream snapshot replaces ticker, book, chart and trades on connect."""
+    seq = relay.stream_last_seq(instrument_stream(instrument.symbol))
+    now = clock.now()
+    session = get_calendar().session_at(now)
+    key = (seq, session.trading_date, str(session.phase), now.replace(second=0, microsecond=0))
+    with _public_states_lock:
+        cached = _public_states.get(instrument.pk)
+    if (
+        cached is not None
+        and cached[0] == key
+        and time.monotonic() - cached[1] < PUBLIC_STATE_REUSE_SECONDS
+    ):
+        return cached[2]
+    book = selectors.book_depth(instrument, depth=10)
+    data = {
+        "instrument": instrument,
+        "ticker": selectors.ticker_get(instrument),
+        "book": book,
+        "book_widest": max([level["quantity"] for level in [*book["bids"], *book["asks"]]] or [0]),
+        "bars": selectors.bars(instrument, minutes=CHART_MINUTES, now=now),
+        "trades": selectors.trades_recent(instrument, limit=RECENT_TRADES),
+    }
+    # Rendered without the request: nothing in them may depend on who asks.
+    html = {name: render_to_string(template, data) for name, template in FRAGMENTS.items()}
+    initial = json_ready({name: data[name] for name in ("ticker", "book", "bars")})
+    state = {**data, "html": html, "initial": initial}
+    with _public_states_lock:
+        now_monotonic = time.monotonic()
+        _public_states[instrument.pk] = (key, now_monotonic, state)
+        if len(_public_states) > KEEP_PUBLIC_STATES:  # only what can still be reused
+            for pk, (_, read_at, _) in list(_public_states.items()):
+                if now_monotonic - read_at >= PUBLIC_STATE_REUSE_SECONDS:
+                    del _public_states[pk]
+    return state
+
+
 def vehicle_market_section(*, request: HttpRequest, vehicle: Vehicle) -> str:
     """The market's part of a vehicle page. Queries, constant in the number of orders and
-    instruments: the instrument (1); listed: the ticker (1-2), the book (2), the bars (1), the
-    trades (1), and signed in the account (2), the portfolio (2) and the open orders here (3);
-    unlisted and owned: the symbol suggestion (1). The leaderboard tab fetches its own page."""
+    instruments: the instrument (1); listed: the public state (1, or 6-7 when it changed:
+    public_market_state), and signed in the account (2), the portfolio (2) and the open orders
+    here (3); unlisted and owned: the symbol suggestion (1). The leaderboard tab fetches its
+    own page."""
     instrument = Instrument.objects.filter(vehicle_id=vehicle.pk).first()
     is_owner = request.user.is_authenticated and vehicle.owner_id == request.user.pk
     if instrument is None:
@@ -133,19 +203,13 @@ def vehicle_market_section(*, request: HttpRequest, vehicle: Vehicle) -> str:
             "market/_start_trading.html", {"vehicle": vehicle, "form": form}, request=request
         )
 
-    context = order_ticket_context(request, instrument=instrument)
-    ticker = context["ticker"]
-    book = selectors.book_depth(instrument, depth=10)
-    chart_bars = selectors.bars(instrument, minutes=CHART_MINUTES)
-    trades = selectors.trades_recent(instrument, limit=RECENT_TRADES)
+    public = public_market_state(instrument)
+    context = order_ticket_context(request, instrument=instrument, ticker=public["ticker"])
     user = request.user
     open_orders = (
         list(selectors.orders_for(user, status="open").filter(instrument=instrument))
         if user.is_authenticated
         else []
-    )
-    widest = max(
-        [level["quantity"] for level in [*book["bids"], *book["asks"]]] or [0],
     )
     config = {
         "symbol": instrument.symbol,
@@ -156,19 +220,16 @@ def vehicle_market_section(*, request: HttpRequest, vehicle: Vehicle) -> str:
         "ordersApiUrl": context["orders_api_url"],
         "fees": context["fees"],
         "timeZone": settings.MARKET_TIME_ZONE,
-        "initial": json_ready({"ticker": ticker, "book": book, "bars": chart_bars}),
+        "initial": public["initial"],
     }
     context.update(
         {
             "vehicle": vehicle,
             "instrument": instrument,
-            "book": book,
-            "book_widest": widest,
-            "trades": trades,
+            "public": public,
             "open_orders": open_orders,
             "is_owner": is_owner,
             "config": config,
-            "clock": market_clock(),
             "next": reverse("vehicles:detail", args=[vehicle.pk]) + "#portfolio",
         }
     )

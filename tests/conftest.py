@@ -29,11 +29,11 @@ def api_client() -> APIClient:
 def _fresh_process_state() -> Iterator[None]:
     """Each test starts without what earlier tests left in this process: the cache (a board, a
     throttle count), the relay's and the consumers' memory (cursor rows it believes exist, a
-    pending trailing relay or back-off, shared snapshots). A test that empties the tables
+    pending trailing relay or back-off, shared snapshots, vehicle pages' public state). A test that empties the tables
     (tests/market/test_replay.py) would otherwise leave the relay trusting rows that are gone."""
     from django.core.cache import cache
 
-    from market import broadcast, consumers, outbox, relay
+    from market import broadcast, consumers, outbox, page_sections, relay
 
     def forget() -> None:
         cache.clear()
@@ -45,6 +45,7 @@ def _fresh_process_state() -> Iterator[None]:
         consumers._snapshots.clear()
         consumers._cursors.clear()
         consumers._cursor_reads.clear()
+        page_sections._public_states.clear()
 
     forget()
     yield

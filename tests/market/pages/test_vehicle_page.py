@@ -8,16 +8,21 @@ import re
 import pytest
 from django.urls import reverse
 
+from market import page_sections, relay
+from market.broadcast import instrument_stream
 from market.models import Instrument
 from tests.factories import VehicleFactory
 
 pytestmark = pytest.mark.django_db
 
-# The vehicle (4: with owner, photos, specs, timeline), the instrument (1), the ticker (1),
-# the book (2), the bars (1), the trades (1); signed in also the session and user (2), the
+# The vehicle (4: with owner, photos, specs, timeline), the instrument (1), the stream's
+# sequence number (1), and when the market changed since the last visitor the ticker (1), the
+# book (2), the bars (1) and the trades (1); signed in also the session and user (2), the
 # account (2), the portfolio (2) and the open orders with their fills (3).
-VEHICLE_PAGE_QUERIES_ANONYMOUS = 10
-VEHICLE_PAGE_QUERIES_SIGNED_IN = 19
+VEHICLE_PAGE_QUERIES_ANONYMOUS = 11
+VEHICLE_PAGE_QUERIES_ANONYMOUS_REUSED = 6
+VEHICLE_PAGE_QUERIES_SIGNED_IN = 20
+VEHICLE_PAGE_QUERIES_SIGNED_IN_REUSED = 15
 
 
 def config_of(html: str) -> dict:
@@ -139,8 +144,91 @@ def test_vehicle_page_queries_do_not_grow_with_orders(
 
     with django_assert_num_queries(VEHICLE_PAGE_QUERIES_ANONYMOUS):
         client.get(url)
+    with django_assert_num_queries(VEHICLE_PAGE_QUERIES_ANONYMOUS_REUSED):
+        client.get(url)
+    with django_assert_num_queries(VEHICLE_PAGE_QUERIES_SIGNED_IN_REUSED):
+        trader_client.get(url)
+    page_sections._public_states.clear()
     with django_assert_num_queries(VEHICLE_PAGE_QUERIES_SIGNED_IN):
         response = trader_client.get(url)
 
     assert len(response.context["market_sections"]) == 1
     assert Instrument.objects.count() == 1
+
+
+def relay_market(instrument: Instrument) -> None:
+    """What happens after each commit: the relay numbers the instrument stream's events."""
+    relay.relay_streams([instrument_stream(instrument.symbol)])
+
+
+def test_visitors_share_the_public_state_until_the_stream_moves(
+    client, continuous_instrument, make_trader, place, django_assert_num_queries
+):
+    instrument = continuous_instrument()
+    buyer = make_trader()
+    place(buyer, instrument, "buy", 4, "97.50")
+    relay_market(instrument)
+    url = instrument.vehicle.get_absolute_url()
+    client.get(url)
+
+    place(instrument.vehicle.owner, instrument, "sell", 1, "97.50")  # committed, not relayed
+    with django_assert_num_queries(VEHICLE_PAGE_QUERIES_ANONYMOUS_REUSED):
+        before = config_of(client.get(url).content.decode())["initial"]
+    relay_market(instrument)
+    after = config_of(client.get(url).content.decode())["initial"]
+
+    assert before["book"]["bids"] == [{"price": "97.50", "quantity": 4, "orders": 1}]
+    assert before["ticker"]["last_price"] is None
+    assert after["book"]["bids"] == [{"price": "97.50", "quantity": 3, "orders": 1}]
+    assert after["ticker"]["last_price"] == "97.50"
+    assert [bar["volume"] for bar in after["bars"]] == [1]
+
+
+def test_public_state_is_read_again_when_the_phase_moves_or_it_is_old(
+    client, continuous_instrument, travel, monkeypatch, django_assert_num_queries
+):
+    instrument = continuous_instrument()
+    relay_market(instrument)
+    url = instrument.vehicle.get_absolute_url()
+    client.get(url)
+
+    travel("15:56")  # the closing call: same stream number, another phase
+    with django_assert_num_queries(VEHICLE_PAGE_QUERIES_ANONYMOUS + 1):  # + the indicative
+        html = client.get(url).content.decode()
+    assert config_of(html)["initial"]["ticker"]["phase"] == "closing_call"
+
+    monkeypatch.setattr(page_sections, "PUBLIC_STATE_REUSE_SECONDS", 0.0)
+    with django_assert_num_queries(VEHICLE_PAGE_QUERIES_ANONYMOUS + 1):
+        client.get(url)
+
+
+def test_shared_public_state_carries_nothing_of_the_visitor_who_read_it(
+    signed_in, continuous_instrument, make_trader, place
+):
+    instrument = continuous_instrument()
+    first, second = make_trader(), make_trader()
+    place(first, instrument, "buy", 4, "97.50")
+    relay_market(instrument)
+    url = instrument.vehicle.get_absolute_url()
+    first_html = signed_in(first).get(url).content.decode()
+
+    second_html = signed_in(second).get(url).content.decode()
+
+    assert 'data-cash-available="9606.10"' in first_html
+    assert 'data-cash-available="10000.00"' in second_html
+    assert len(page_sections._public_states) == 1
+    assert second_html.count("97.50") == first_html.count("97.50") - 1  # not the open order
+
+
+def test_a_process_keeps_only_public_states_that_can_still_be_reused(
+    client, continuous_instrument, monkeypatch
+):
+    monkeypatch.setattr(page_sections, "KEEP_PUBLIC_STATES", 1)
+    first, second = continuous_instrument(), continuous_instrument()
+    client.get(first.vehicle.get_absolute_url())
+    key, read_at, state = page_sections._public_states[first.pk]
+    page_sections._public_states[first.pk] = (key, read_at - 5, state)  # long expired
+
+    client.get(second.vehicle.get_absolute_url())
+
+    assert list(page_sections._public_states) == [second.pk]
