@@ -26,6 +26,7 @@ Writes bench/results/latest.json and latest.md. docs/benchmarks.md explains the 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import platform
@@ -62,12 +63,16 @@ from services import (  # scripts/ is not a package
     wait_until,
 )
 
-from bench.loadgen import CpuMeter, GetWorkload, process_tree, run_sync
+from bench.loadgen import CpuMeter, GetWorkload, RunResult, process_tree, run, run_sync
 from bench.orders import OrderMix
 
 PYTHON = str(VENV_BIN / "python")
 CLIENT_COUNTS = (1, 16, 64)
 OPEN_LOOP_SHARE = 0.8
+# The vehicle page measured a second time while its instrument trades at this rate (orders
+# and cancels, open loop): every order moves the book, so most views read it afresh.
+PAGE_TRADING_ORDERS_PER_S = 20.0
+PAGE_TRADING_CLIENTS = 8
 # A demo-clock day whose continuous session runs at real speed (75% of the cycle is 09:30 to
 # 15:55, 6 h 25 min): the market stays open for the whole run.
 DEMO_DAY_SECONDS = 30_800
@@ -286,11 +291,13 @@ class Bench:
 
     def vehicle_page(self) -> None:
         """The hot instrument's vehicle page, after the order runs have filled its book: one
-        client, closed loop, so a request's latency is the server's time plus the loopback."""
+        client, closed loop, so a request's latency is the server's time plus the loopback.
+        Then again while the instrument trades (PAGE_TRADING_ORDERS_PER_S)."""
         log("the vehicle page of the hot instrument, full book, one client")
         path = f"/vehicles/{self.market['vehicle_ids'][0]}/"
+        page = GetWorkload(path)
         result = run_sync(
-            self.base_url, GetWorkload(path), clients=1, duration=self.args.duration, warmup=1
+            self.base_url, page, clients=1, duration=self.args.duration, warmup=1
         ).summary()
         levels = self.sql(
             "SELECT count(DISTINCT (o.side, o.price)) FROM market_order o "
@@ -298,14 +305,46 @@ class Bench:
             f"WHERE i.symbol = '{self.market['symbols'][0]}' "
             "AND o.status IN ('open', 'partially_filled')"
         )
+        print(f"  {result['latency_ms']} over {result['requests']} requests", flush=True)
+        log(f"the same page while the instrument trades, {PAGE_TRADING_ORDERS_PER_S} orders/s")
+        orders = OrderMix(self.market["traders"], self.market["mid_price"]).use(
+            self.market["symbols"][:1]
+        )
+
+        async def page_while_trading() -> tuple[RunResult, RunResult]:
+            return await asyncio.gather(
+                run(self.base_url, page, clients=1, duration=self.args.duration, warmup=1),
+                run(
+                    self.base_url,
+                    orders,
+                    clients=PAGE_TRADING_CLIENTS,
+                    duration=self.args.duration,
+                    rate=PAGE_TRADING_ORDERS_PER_S,
+                    warmup=1,
+                ),
+            )
+
+        page_run, order_run = asyncio.run(page_while_trading())
+        trading, trading_orders = page_run.summary(), order_run.summary()
         self.results["vehicle_page"] = {
             "path": path,
             "resting_price_levels": levels[0][0] if levels else None,
             "errors": result["errors"],
             "requests": result["requests"],
             "latency_ms": result["latency_ms"],
+            "while_trading": {
+                "orders_per_s": trading_orders["throughput_per_s"],
+                "order_errors": trading_orders["errors"],
+                "errors": trading["errors"],
+                "requests": trading["requests"],
+                "latency_ms": trading["latency_ms"],
+            },
         }
-        print(f"  {result['latency_ms']} over {result['requests']} requests", flush=True)
+        print(
+            f"  {trading['latency_ms']} over {trading['requests']} requests, beside "
+            f"{trading_orders['throughput_per_s']} orders/s",
+            flush=True,
+        )
 
     # --- order entry -------------------------------------------------------------------------
 
@@ -736,11 +775,21 @@ def vehicle_page_row(page: dict[str, Any]) -> str:
     if "latency_ms" not in page:
         return "| vehicle page | not run |"
     latency = page["latency_ms"]
-    return (
+    row = (
         f"| vehicle page of the hot instrument ({page.get('resting_price_levels')} resting price "
         f"levels), one client | p50 {latency['p50']} ms, p95 {latency['p95']} ms over "
         f"{page['requests']} requests, {page['errors']} errors |"
     )
+    trading = page.get("while_trading")
+    if trading:
+        latency = trading["latency_ms"]
+        row += (
+            f"\n| the same page while the instrument trades ({trading['orders_per_s']} orders/s"
+            f", {trading['order_errors']} errors) | p50 {latency['p50']} ms, p95 "
+            f"{latency['p95']} ms over {trading['requests']} requests, {trading['errors']} "
+            "errors |"
+        )
+    return row
 
 
 def auction_row(auction: dict[str, Any]) -> str:
