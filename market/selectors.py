@@ -35,7 +35,7 @@ from django.db.models.functions import FirstValue, LastValue, TruncMinute
 from market import clock
 from market.calendar import get_calendar
 from market.engine import Order as EngineOrder
-from market.engine import uncross
+from market.engine import indicative
 from market.errors import InstrumentNotFound, OrderNotFound
 from market.models import (
     OPEN_STATUSES,
@@ -308,16 +308,31 @@ def _ticker_row(row: Any, phase: str, indicative: tuple[Decimal | None, int] | N
 def _indicative_auctions(
     instruments: list[Instrument],
 ) -> dict[int, tuple[Decimal | None, int]]:
-    """The auction each instrument would run now, over its open orders: 1 query, none if the
-    list is empty."""
+    """The auction each instrument would run now, over its open orders' price levels: 1 query
+    (grouped in the database: a deep pre-open book has 100,000 orders and a few thousand
+    levels), none if the list is empty."""
     if not instruments:
         return {}
-    collected = auction_orders([instrument.pk for instrument in instruments])
+    levels: dict[int, list[EngineOrder]] = {instrument.pk: [] for instrument in instruments}
+    rows = (
+        Order.objects.filter(
+            instrument_id__in=list(levels),
+            status__in=OPEN_STATUSES,
+            quantity__gt=F("filled_quantity"),
+        )
+        .values_list("instrument_id", "side", "price", "protection_price")
+        .annotate(remaining=Sum(F("quantity") - F("filled_quantity")))
+        .order_by()
+    )
+    for number, (instrument_id, side, price, protection, remaining) in enumerate(rows):
+        # A protection price bounds only a market order (as in auction_orders).
+        bound = protection if price is None else None
+        levels[instrument_id].append(
+            EngineOrder(number, side, int(remaining), price, number, protection_price=bound)
+        )
     results: dict[int, tuple[Decimal | None, int]] = {}
     for instrument in instruments:
-        result = uncross(
-            [order for order, _ in collected.get(instrument.pk, [])], instrument.reference_price
-        )
+        result = indicative(levels[instrument.pk], instrument.reference_price)
         results[instrument.pk] = (result.price, result.volume)
     return results
 

@@ -63,8 +63,29 @@ def uncross(orders: Iterable[Order], reference_price: Decimal) -> AuctionResult:
 
 
 def indicative(orders: Iterable[Order], reference_price: Decimal) -> AuctionResult:
-    """The auction as it would run now: the call phases publish its price and volume."""
-    return uncross(orders, reference_price)
+    """The auction as it would run now, as the call phases publish it: its price, volume and
+    surplus, without allocating (`fills` and `matches` empty).
+
+    They depend only on each side's quantity at each limit or protection price, and on the
+    unbounded market orders' total, so `orders` may be price levels: one order per side and
+    price with the level's whole quantity (what the service reads from a deep book)."""
+    reference_ticks = to_ticks(reference_price, "reference_price")
+    call = _CallBook(orders)
+    price_ticks = _auction_price(call, reference_ticks)
+    if price_ticks is None:
+        return AuctionResult(
+            price=None, volume=0, surplus=0, surplus_side=None, fills={}, matches=[]
+        )
+    demand, supply = call.demand(price_ticks), call.supply(price_ticks)
+    surplus = demand - supply
+    return AuctionResult(
+        price=to_price(price_ticks),
+        volume=min(demand, supply),
+        surplus=surplus,
+        surplus_side=BUY if surplus > 0 else SELL if surplus < 0 else None,
+        fills={},
+        matches=[],
+    )
 
 
 class _CallBook:

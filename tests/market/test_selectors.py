@@ -9,6 +9,7 @@ from django.db import connection
 
 from market import clock, selectors
 from market.calendar import get_calendar
+from market.engine import uncross
 from market.models import AuctionKind, Trade
 from market.services.auctions import auction_run
 from market.services.orders import order_place
@@ -169,6 +170,40 @@ def test_ticker_counts_two_queries_in_a_call_phase(
         ticker = selectors.ticker_get(instrument)
 
     assert (ticker["indicative_price"], ticker["indicative_volume"]) == (Decimal("100.00"), 5)
+
+
+def test_indicative_auction_read_by_price_level_is_the_auction_of_the_orders(
+    make_instrument, make_trader, travel
+):
+    travel("09:00")
+    instrument = make_instrument()
+    owner, buyers = instrument.vehicle.owner, [make_trader() for _ in range(3)]
+    rng = random.Random(5)
+    for _ in range(40):
+        price = f"{rng.randint(97, 103)}.{rng.choice(['00', '50'])}"
+        if rng.random() < 0.5:
+            place(
+                owner, instrument, "sell", rng.randint(1, 9), None if rng.random() < 0.1 else price
+            )
+        else:
+            place(
+                rng.choice(buyers),
+                instrument,
+                "buy",
+                rng.randint(1, 9),
+                None if rng.random() < 0.1 else price,
+            )
+
+    ticker = selectors.ticker_get(instrument)
+    collected = selectors.auction_orders([instrument.pk])[instrument.pk]
+    auction = uncross([order for order, _ in collected], instrument.reference_price)
+
+    assert len(collected) == 40
+    assert auction.volume > 0
+    assert (ticker["indicative_price"], ticker["indicative_volume"]) == (
+        auction.price,
+        auction.volume,
+    )
 
 
 @pytest.mark.parametrize("count", [1, 4])

@@ -230,10 +230,19 @@ def test_the_input_order_of_the_orders_does_not_matter():
     assert forwards == backwards
 
 
-def test_indicative_is_the_auction_as_it_would_run_now():
+def test_indicative_is_the_auction_as_it_would_run_now_without_its_allocation():
     orders = orders_from(XETRA_2)
 
-    assert indicative(orders, Decimal("200")) == uncross(orders, Decimal("200"))
+    auction = uncross(orders, Decimal("200"))
+    result = indicative(orders, Decimal("200"))
+
+    assert (result.price, result.volume, result.surplus, result.surplus_side) == (
+        auction.price,
+        auction.volume,
+        auction.surplus,
+        auction.surplus_side,
+    )
+    assert (result.fills, result.matches) == ({}, [])
 
 
 def test_a_self_match_in_the_auction_is_a_bug():

@@ -1,11 +1,12 @@
 """Properties of the call auction on random books, checked against brute force."""
 
+from collections import defaultdict
 from decimal import Decimal
 
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from market.engine import Order, uncross
+from market.engine import Order, indicative, uncross
 
 PRICES = [Decimal(ticks).scaleb(-2) for ticks in range(9995, 10006)]  # 99.95 .. 100.05
 REFERENCES = [Decimal(ticks).scaleb(-2) for ticks in range(9990, 10011)]
@@ -225,3 +226,28 @@ def test_the_same_orders_in_any_order_give_the_same_result(orders, reference, ra
     random.shuffle(shuffled)
 
     assert uncross(shuffled, reference) == uncross(orders, reference)
+
+
+def price_levels(orders):
+    """One order per side and limit (or protection) price, and per side for the unbounded
+    market orders, with the whole quantity there: what the service reads from a deep book."""
+    quantities = defaultdict(int)
+    for order in orders:
+        quantities[(order.side, order.price, order.protection_price)] += order.remaining
+    return [
+        Order(number, side, quantity, price, seq=number, protection_price=protection)
+        for number, ((side, price, protection), quantity) in enumerate(
+            sorted(quantities.items(), key=str), start=1
+        )
+    ]
+
+
+@AUCTION_SETTINGS
+@given(call_books(), st.sampled_from(REFERENCES))
+def test_the_indicative_auction_of_the_price_levels_is_the_auction_of_the_orders(orders, reference):
+    auction = uncross(orders, reference)
+    expected = (auction.price, auction.volume, auction.surplus, auction.surplus_side)
+
+    for book in (orders, price_levels(orders)):
+        result = indicative(book, reference)
+        assert (result.price, result.volume, result.surplus, result.surplus_side) == expected
