@@ -35,7 +35,7 @@ from market.models import (
 from market.money import ZERO, buy_reservation, cents, commission
 from market.outbox import record_book_step
 from market.services.audit import audit_event, audit_write
-from market.services.bulk import bulk_insert_rows, bulk_update_rows
+from market.services.bulk import bulk_create_objects, bulk_insert_rows, bulk_update_rows
 from market.services.ledger import system_account
 
 ORDER_FIELDS = [
@@ -265,7 +265,7 @@ class BookSession:
         """Write every change of this step in bulk, inside the caller's transaction."""
         trades = [execution.trade for execution in self.executions if execution.trade.pk is None]
         if trades:
-            Trade.objects.bulk_create(trades)
+            bulk_create_objects(trades)
             self._write_trade_ledger(trades)
         orders = [self.orders[pk] for pk in sorted(self._dirty_orders)]
         if orders:
@@ -298,12 +298,11 @@ class BookSession:
 
     def _write_trade_ledger(self, trades: list[Trade]) -> None:
         revenue = system_account(CashAccountKind.REVENUE)
-        movements = LedgerTransaction.objects.bulk_create(
-            [
-                LedgerTransaction(kind=LedgerKind.TRADE, trade=trade, memo=_trade_memo(trade))
-                for trade in trades
-            ]
-        )
+        movements = [
+            LedgerTransaction(kind=LedgerKind.TRADE, trade=trade, memo=_trade_memo(trade))
+            for trade in trades
+        ]
+        bulk_create_objects(movements)
         symbol = self.instrument.symbol
         written_at = timezone.now()  # as auto_now_add would
         entries: list[tuple[int, int, Decimal, str, datetime]] = []

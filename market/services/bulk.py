@@ -1,5 +1,5 @@
-"""One UPDATE for many rows: `UPDATE t SET ... FROM (VALUES ...) WHERE t.id = v.id`; one INSERT
-for many rows given as tuples.
+"""One UPDATE for many rows: `UPDATE t SET ... FROM unnest(arrays) AS v WHERE t.id = v.id` on
+PostgreSQL (`FROM (VALUES ...)` on SQLite); one INSERT for many rows given as tuples.
 
 Django's `bulk_update` builds a CASE WHEN per field and row, which costs more Python time than
 the whole matching step; this writes the same rows with one plain statement per 500.
@@ -23,12 +23,28 @@ def _target(model: type[Model], fields: Sequence[str]) -> tuple[Any, Any, list[F
     return connection, connection.ops.quote_name, model_fields
 
 
-def _prepared(fields: list[Field[Any, Any]], values: Sequence[Any], connection: Any) -> list[Any]:
-    """One row's values as the database takes them."""
-    return [
-        field.get_db_prep_save(value, connection)
-        for field, value in zip(fields, values, strict=True)
-    ]
+class _Preparer:
+    """Rows' values as the database takes them. A field's value that is the very object of the
+    row before (the `now` every row of a batch shares) is not prepared again: Django's field
+    preparation costs more per row than the database's write of it."""
+
+    def __init__(self, fields: list[Field[Any, Any]], connection: Any) -> None:
+        self.fields = fields
+        self.connection = connection
+        self.last: list[Any] = [_NOTHING] * len(fields)
+        self.last_prepared: list[Any] = [None] * len(fields)
+
+    def row(self, values: Sequence[Any]) -> list[Any]:
+        prepared = []
+        for index, (field, value) in enumerate(zip(self.fields, values, strict=True)):
+            if value is not self.last[index]:
+                self.last[index] = value
+                self.last_prepared[index] = field.get_db_prep_save(value, self.connection)
+            prepared.append(self.last_prepared[index])
+        return prepared
+
+
+_NOTHING = object()
 
 
 def bulk_update_rows(objects: Sequence[Model], fields: Sequence[str]) -> None:
@@ -52,34 +68,40 @@ def bulk_update_values(
     pk_field = cast("Field[Any, Any]", meta.pk)
     columns = [pk_field.column] + [field.column for field in model_fields]
     is_postgres = connection.vendor == "postgresql"
-    # PostgreSQL infers a VALUES list's column types from text; say them.
-    casts = [
-        f"::{field.db_type(connection)}" if is_postgres else ""
-        for field in [pk_field, *model_fields]
-    ]
-    row = "(" + ", ".join(f"%s{cast}" for cast in casts) + ")"
     table = quote(meta.db_table)
     assignments = ", ".join(f"{quote(column)} = v.{quote(column)}" for column in columns[1:])
-    if is_postgres:
-        source = "(VALUES {rows}) AS v(" + ", ".join(quote(column) for column in columns) + ")"
-    else:
-        # SQLite names a VALUES list's columns column1, column2, ...
-        names = ", ".join(f"column{n} AS {quote(column)}" for n, column in enumerate(columns, 1))
-        source = f"(SELECT {names} FROM (VALUES {{rows}})) AS v"  # noqa: S608 - names from model metadata
     pk = quote(pk_field.column)
+    preparer = _Preparer(model_fields, connection)
     with connection.cursor() as cursor:
+        if is_postgres:
+            # One statement for any number of rows: an array per column, unnested side by side
+            # (no SQL text to build and parse per row).
+            prepared = [(pk_value, *preparer.row(values)) for pk_value, *values in rows]
+            by_column = [[row[index] for row in prepared] for index in range(len(columns))]
+            types = [field.db_type(connection) for field in [pk_field, *model_fields]]
+            names = ", ".join(quote(column) for column in columns)
+            arrays = ", ".join(f"%s::{type_}[]" for type_ in types)
+            cursor.execute(
+                f"UPDATE {table} SET {assignments} FROM unnest({arrays}) AS v({names}) "  # noqa: S608
+                f"WHERE {table}.{pk} = v.{pk}",
+                by_column,
+            )
+            return
+        # SQLite names a VALUES list's columns column1, column2, ...
+        aliases = ", ".join(f"column{n} AS {quote(column)}" for n, column in enumerate(columns, 1))
+        row = "(" + ", ".join(["%s"] * len(columns)) + ")"
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start : start + CHUNK]
             params: list[Any] = []
             for pk_value, *values in chunk:
-                params += [pk_value, *_prepared(model_fields, values, connection)]
+                params += [pk_value, *preparer.row(values)]
             # Identifiers come from model metadata; every value is a query parameter.
-            sql = (
+            cursor.execute(
                 f"UPDATE {table} SET {assignments} FROM "  # noqa: S608
-                + source.format(rows=", ".join([row] * len(chunk)))
-                + f" WHERE {table}.{pk} = v.{pk}"
+                f"(SELECT {aliases} FROM (VALUES {', '.join([row] * len(chunk))})) AS v "
+                f"WHERE {table}.{pk} = v.{pk}",
+                params,
             )
-            cursor.execute(sql, params)
 
 
 def bulk_insert_rows(
@@ -104,18 +126,52 @@ def bulk_insert_rows(
             connection.wrap_database_errors,
             cursor.cursor.copy(f"COPY {quote(meta.db_table)} ({columns}) FROM STDIN") as copy,
         ):
+            preparer = _Preparer(model_fields, connection)
             for values in rows:
-                copy.write_row(_prepared(model_fields, values, connection))
+                copy.write_row(preparer.row(values))
         return
     with connection.cursor() as cursor:
         for start in range(0, len(rows), chunk_size):
             chunk = rows[start : start + chunk_size]
-            params = [
-                param for values in chunk for param in _prepared(model_fields, values, connection)
-            ]
+            preparer = _Preparer(model_fields, connection)
+            params = [param for values in chunk for param in preparer.row(values)]
             # Identifiers come from model metadata; every value is a query parameter.
             cursor.execute(
                 f"INSERT INTO {quote(meta.db_table)} ({columns}) VALUES "  # noqa: S608
                 + ", ".join([row] * len(chunk)),
                 params,
             )
+
+
+# Below this many rows an INSERT ... RETURNING is one statement against two (ids, then COPY).
+COPY_OBJECTS_FROM = 100
+
+
+def bulk_create_objects(objects: Sequence[Model]) -> None:
+    """`bulk_create(objects)` (their primary keys set; no signals, as there): on PostgreSQL, from
+    COPY_OBJECTS_FROM rows, the ids come from the table's sequence in one statement and the
+    rows go in with COPY (an auction's thousands of trades and notifications)."""
+    if not objects:
+        return
+    model = type(objects[0])
+    connection = connections[router.db_for_write(model)]
+    if connection.vendor != "postgresql" or len(objects) < COPY_OBJECTS_FROM:
+        model._default_manager.bulk_create(objects)
+        return
+    meta = model._meta
+    pk_field = cast("Field[Any, Any]", meta.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+            [meta.db_table, pk_field.column, len(objects)],
+        )
+        ids = sorted(row[0] for row in cursor.fetchall())
+    fields = [cast("Field[Any, Any]", field) for field in meta.concrete_fields]
+    rows = []
+    for instance, id_ in zip(objects, ids, strict=True):
+        instance.pk = id_
+        # What bulk_create does per field: auto_now_add stamps, foreign keys as their ids.
+        rows.append([field.pre_save(instance, True) for field in fields])
+        instance._state.adding = False
+        instance._state.db = connection.alias
+    bulk_insert_rows(model, [field.name for field in fields], rows)

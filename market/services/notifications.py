@@ -22,6 +22,7 @@ from market.models import (
     OrderType,
     Side,
 )
+from market.services.bulk import bulk_create_objects
 
 ORDER_FILLED = "order_filled"
 ORDER_PARTIALLY_FILLED = "order_partially_filled"
@@ -42,7 +43,7 @@ _AUCTION_NAMES = {"opening": "Opening", "closing": "Closing", "reopening": "Re-o
 def notifications_write(notifications: list[Notification]) -> list[Notification]:
     """Store notifications in the caller's transaction (their ids are set on return)."""
     if notifications:
-        Notification.objects.bulk_create(notifications)
+        bulk_create_objects(notifications)
     return notifications
 
 

@@ -7,8 +7,9 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from market.models import MarketEvent
-from market.services.bulk import bulk_insert_rows, bulk_update_values
+from market.models import MarketEvent, Notification
+from market.services.bulk import bulk_create_objects, bulk_insert_rows, bulk_update_values
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -33,3 +34,38 @@ def test_a_database_error_is_django_s():
     # API as Django's OperationalError (503), so every driver error is wrapped like this one.
     with pytest.raises(IntegrityError), transaction.atomic():
         bulk_insert_rows(MarketEvent, FIELDS, [(None, "order", {}, timezone.now())])
+
+
+def test_an_update_writes_each_row_its_own_values_nulls_and_shared_ones_included():
+    now = timezone.now()
+    bulk_insert_rows(MarketEvent, FIELDS, [(f"user.{n}", "order", {}, now) for n in range(1200)])
+    ids = list(MarketEvent.objects.order_by("id").values_list("id", flat=True))
+
+    bulk_update_values(
+        MarketEvent, ["seq", "published_at"], [(id_, n, now) for n, id_ in enumerate(ids)]
+    )
+    bulk_update_values(MarketEvent, ["published_at"], [(id_, None) for id_ in ids[:2]])
+
+    stored = list(MarketEvent.objects.order_by("id").values_list("seq", "published_at"))
+    assert stored == [(0, None), (1, None), *[(n, now) for n in range(2, 1200)]]
+
+
+@pytest.mark.parametrize("count", [3, 150])  # INSERT ... RETURNING; ids first, then COPY
+def test_created_objects_get_their_ids_in_order_and_are_stored_as_built(count):
+    user = UserFactory()
+    notes = [
+        Notification(user=user, kind="order_filled", title=f"#{n}", data={"n": n})
+        for n in range(count)
+    ]
+
+    bulk_create_objects(notes)
+
+    ids = [note.pk for note in notes]
+    assert None not in ids
+    assert ids == sorted(ids)
+    assert not any(note._state.adding for note in notes)
+    stored = Notification.objects.filter(pk__in=ids).order_by("pk")
+    assert [(n.user_id, n.title, n.data) for n in stored] == [
+        (user.pk, f"#{n}", {"n": n}) for n in range(count)
+    ]
+    assert all(n.created_at is not None for n in stored)
