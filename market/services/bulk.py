@@ -169,6 +169,9 @@ def bulk_create_objects(objects: Sequence[Model]) -> None:
     fields = [cast("Field[Any, Any]", field) for field in meta.concrete_fields]
     rows = []
     for instance, id_ in zip(objects, ids, strict=True):
+        # As bulk_create (Django's own method; the stubs lack it): a related object saved after
+        # its assignment lends its id now, and an unsaved one is refused.
+        instance._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
         instance.pk = id_
         # What bulk_create does per field: auto_now_add stamps, foreign keys as their ids.
         rows.append([field.pre_save(instance, True) for field in fields])

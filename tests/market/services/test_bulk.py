@@ -69,3 +69,13 @@ def test_created_objects_get_their_ids_in_order_and_are_stored_as_built(count):
         (user.pk, f"#{n}", {"n": n}) for n in range(count)
     ]
     assert all(n.created_at is not None for n in stored)
+
+
+def test_created_objects_take_the_ids_of_related_objects_saved_after_their_assignment():
+    user = UserFactory.build()
+    notes = [Notification(user=user, kind="order_filled", title=f"#{n}") for n in range(150)]
+    user.save()
+
+    bulk_create_objects(notes)
+
+    assert set(Notification.objects.values_list("user_id", flat=True)) == {user.pk}
