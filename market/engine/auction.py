@@ -52,14 +52,7 @@ def uncross(orders: Iterable[Order], reference_price: Decimal) -> AuctionResult:
     pressure, then the reference price. A market order counts at a price only within its
     protection price. When no limit price can execute, market orders meet at the reference price.
     """
-    reference_ticks = to_ticks(reference_price, "reference_price")
-    call = _CallBook(orders)
-    price_ticks = _auction_price(call, reference_ticks)
-    if price_ticks is None:
-        return AuctionResult(
-            price=None, volume=0, surplus=0, surplus_side=None, fills={}, matches=[]
-        )
-    return _allocate(call, price_ticks)
+    return _call_auction(orders, reference_price, allocate=True)
 
 
 def indicative(orders: Iterable[Order], reference_price: Decimal) -> AuctionResult:
@@ -69,6 +62,12 @@ def indicative(orders: Iterable[Order], reference_price: Decimal) -> AuctionResu
     They depend only on each side's quantity at each limit or protection price, and on the
     unbounded market orders' total, so `orders` may be price levels: one order per side and
     price with the level's whole quantity (what the service reads from a deep book)."""
+    return _call_auction(orders, reference_price, allocate=False)
+
+
+def _call_auction(
+    orders: Iterable[Order], reference_price: Decimal, *, allocate: bool
+) -> AuctionResult:
     reference_ticks = to_ticks(reference_price, "reference_price")
     call = _CallBook(orders)
     price_ticks = _auction_price(call, reference_ticks)
@@ -77,14 +76,16 @@ def indicative(orders: Iterable[Order], reference_price: Decimal) -> AuctionResu
             price=None, volume=0, surplus=0, surplus_side=None, fills={}, matches=[]
         )
     demand, supply = call.demand(price_ticks), call.supply(price_ticks)
+    volume = min(demand, supply)
+    fills, matches = _allocate(call, price_ticks, volume) if allocate else ({}, [])
     surplus = demand - supply
     return AuctionResult(
         price=to_price(price_ticks),
-        volume=min(demand, supply),
+        volume=volume,
         surplus=surplus,
         surplus_side=BUY if surplus > 0 else SELL if surplus < 0 else None,
-        fills={},
-        matches=[],
+        fills=fills,
+        matches=matches,
     )
 
 
@@ -225,23 +226,15 @@ def _auction_price(call: _CallBook, reference_ticks: int) -> int | None:
     return reference_ticks
 
 
-def _allocate(call: _CallBook, price_ticks: int) -> AuctionResult:
-    demand = call.demand(price_ticks)
-    supply = call.supply(price_ticks)
-    volume = min(demand, supply)
+def _allocate(
+    call: _CallBook, price_ticks: int, volume: int
+) -> tuple[dict[Hashable, int], list[Match]]:
+    """Each trading order's quantity and the buy-sell pairs, for `volume` at the price."""
     buys, buy_quantities = _fill_in_priority(call.buy_queues(price_ticks), volume)
     sells, sell_quantities = _fill_in_priority(call.sell_queues(price_ticks), volume)
     fills = dict(zip(map(_by_id, buys), buy_quantities, strict=True))
     fills.update(zip(map(_by_id, sells), sell_quantities, strict=True))
-    surplus = demand - supply
-    return AuctionResult(
-        price=to_price(price_ticks),
-        volume=volume,
-        surplus=surplus,
-        surplus_side=BUY if surplus > 0 else SELL if surplus < 0 else None,
-        fills=fills,
-        matches=_pair(buys, buy_quantities, sells, sell_quantities),
-    )
+    return fills, _pair(buys, buy_quantities, sells, sell_quantities)
 
 
 def _fill_in_priority(queues: Iterator[list[Order]], volume: int) -> tuple[list[Order], list[int]]:
