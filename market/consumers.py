@@ -27,8 +27,6 @@ import asyncio
 import contextlib
 import json
 import logging
-import threading
-import time
 from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import parse_qs
@@ -41,6 +39,7 @@ from django.contrib.auth.models import AnonymousUser
 from django.dispatch import receiver
 
 from market import broadcast, relay
+from market.reuse import ReusedReads
 
 logger = logging.getLogger(__name__)
 
@@ -49,18 +48,17 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_INTERNAL_ERROR = 1011
 # After connecting, look once for a message that was sent while we were joining.
 CATCH_UP_DELAY_SECONDS = 1.0
-SNAPSHOT_REUSE_SECONDS = 1.0
 # Compare with the stream's cursor this often (a cached read: one query per stream and
 # process at most every CURSOR_REUSE_SECONDS, whatever the number of clients).
 CHECK_SECONDS = 3.0
 
 CURSOR_REUSE_SECONDS = 0.5
 
-_snapshots: dict[str, tuple[int, float, dict[str, Any]]] = {}
-_cursors: dict[str, tuple[int, float]] = {}
+# An instrument's snapshot, shared by its clients for a second at one sequence number.
+_snapshots = ReusedReads(1.0)
+_cursors = ReusedReads(CURSOR_REUSE_SECONDS)
 # The cursor reads under way, on the server's event loop (_recent_last_seq).
 _cursor_reads: dict[str, asyncio.Future[int]] = {}
-_snapshots_lock = threading.Lock()
 
 
 # No channel of its own for each consumer (Channels gives none for an alias that names no
@@ -197,22 +195,15 @@ class StreamConsumer(AsyncJsonWebsocketConsumer):
         seq = relay.stream_last_seq(self.stream)
         if not self.shares_snapshots:
             return seq, self.snapshot_data()
-        # Public state is the same for every client: within SNAPSHOT_REUSE_SECONDS a snapshot
-        # at the same sequence number serves the next client too (a reconnect storm costs one
-        # read per instrument). Not when a message newer than the cursor forces a fresh read.
-        with _snapshots_lock:
-            cached = _snapshots.get(self.stream)
-        if (
-            at_least <= seq
-            and cached is not None
-            and cached[0] == seq
-            and time.monotonic() - cached[1] < SNAPSHOT_REUSE_SECONDS
-        ):
-            return seq, cached[2]
+        # Public state is the same for every client: a snapshot at the same sequence number
+        # serves the next client too (a reconnect storm costs one read per instrument). Not
+        # when a message newer than the cursor forces a fresh read.
+        cached = _snapshots.get(self.stream, seq) if at_least <= seq else None
+        if cached is not None:
+            return seq, cached
         data = self.snapshot_data()
         if data is not None:
-            with _snapshots_lock:
-                _snapshots[self.stream] = (seq, time.monotonic(), data)
+            _snapshots.put(self.stream, data, seq)
         return seq, data
 
     async def _catch_up(self, *, delay: float, upto: int | None = None) -> None:
@@ -300,18 +291,16 @@ async def _recent_last_seq(stream: str) -> int:
     process for the catch-up checks (not for snapshots, which need it fresh). One read at a
     time per stream: the consumers that ask while it runs share its answer, so a thousand
     clients checking at once cost one query, not a thousand."""
-    with _snapshots_lock:
-        cached = _cursors.get(stream)
-    if cached is not None and time.monotonic() - cached[1] < CURSOR_REUSE_SECONDS:
-        return cached[0]
+    cached: int | None = _cursors.get(stream)
+    if cached is not None:
+        return cached
     reading = _cursor_reads.get(stream)
     if reading is None:
         reading = asyncio.ensure_future(database_sync_to_async(relay.stream_last_seq)(stream))
         _cursor_reads[stream] = reading
         reading.add_done_callback(lambda _: _cursor_reads.pop(stream, None))
     seq = await asyncio.shield(reading)
-    with _snapshots_lock:
-        _cursors[stream] = (seq, time.monotonic())
+    _cursors.put(stream, seq)
     return seq
 
 

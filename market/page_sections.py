@@ -11,8 +11,6 @@ And the context builders the market's own pages share with them.
 
 from __future__ import annotations
 
-import threading
-import time
 from decimal import Decimal
 from typing import Any
 
@@ -28,6 +26,7 @@ from market.broadcast import instrument_stream
 from market.calendar import get_calendar
 from market.forms import ListingForm, OrderForm
 from market.models import Instrument
+from market.reuse import ReusedReads
 from market.services.listings import symbol_suggest
 from market.templatetags.market_format import phase_label, transition_label
 from vehicles.models import Vehicle
@@ -35,11 +34,6 @@ from vehicles.models import Vehicle
 LEDGER_ON_ACCOUNT_PAGE = 10
 RECENT_TRADES = 15
 CHART_MINUTES = 30
-# A vehicle page's public market state (ticker, book, chart, trades) serves every visitor for
-# this long at one stream sequence number (public_market_state).
-PUBLIC_STATE_REUSE_SECONDS = 1.0
-KEEP_PUBLIC_STATES = 100
-
 # The parts of _trading.html that public_market_state renders once for every visitor.
 FRAGMENTS = {
     "quote": "market/_quote.html",
@@ -47,8 +41,9 @@ FRAGMENTS = {
     "trades": "market/_recent_trades.html",
     "book": "market/_book_panel.html",
 }
-_public_states: dict[int, tuple[tuple[Any, ...], float, dict[str, Any]]] = {}
-_public_states_lock = threading.Lock()
+# A vehicle page's public market state (ticker, book, chart, trades) serves every visitor for
+# a second at one stream sequence number (public_market_state).
+public_states = ReusedReads(1.0)
 
 
 def market_clock() -> dict[str, Any]:
@@ -142,8 +137,8 @@ def public_market_state(instrument: Instrument) -> dict[str, Any]:
     """What a listed vehicle's page shows every visitor alike: the ticker, the book, the chart's
     bars and the recent trades, as data and as rendered HTML fragments (`html`: quote,
     chart_and_facts, trades, book). 1 query (the stream's sequence number) when this process
-    read them at the same number, session phase and minute within PUBLIC_STATE_REUSE_SECONDS;
-    else 6 (7 in a call phase).
+    read them at the same number, session phase and minute within the last second
+    (`public_states`); else 6 (7 in a call phase).
 
     A popular car's page then costs one read and one rendering of its market per change, not
     one per visitor. The number is read first, so the state read after it includes every change
@@ -154,14 +149,9 @@ def public_market_state(instrument: Instrument) -> dict[str, Any]:
     now = clock.now()
     session = get_calendar().session_at(now)
     key = (seq, session.trading_date, str(session.phase), now.replace(second=0, microsecond=0))
-    with _public_states_lock:
-        cached = _public_states.get(instrument.pk)
-    if (
-        cached is not None
-        and cached[0] == key
-        and time.monotonic() - cached[1] < PUBLIC_STATE_REUSE_SECONDS
-    ):
-        return cached[2]
+    cached = public_states.get(instrument.pk, key)
+    if cached is not None:
+        return cached
     book = selectors.book_depth(instrument, depth=10)
     data = {
         "instrument": instrument,
@@ -175,13 +165,7 @@ def public_market_state(instrument: Instrument) -> dict[str, Any]:
     html = {name: render_to_string(template, data) for name, template in FRAGMENTS.items()}
     initial = json_ready({name: data[name] for name in ("ticker", "book", "bars")})
     state = {**data, "html": html, "initial": initial}
-    with _public_states_lock:
-        now_monotonic = time.monotonic()
-        _public_states[instrument.pk] = (key, now_monotonic, state)
-        if len(_public_states) > KEEP_PUBLIC_STATES:  # only what can still be reused
-            for pk, (_, read_at, _) in list(_public_states.items()):
-                if now_monotonic - read_at >= PUBLIC_STATE_REUSE_SECONDS:
-                    del _public_states[pk]
+    public_states.put(instrument.pk, state, key)
     return state
 
 

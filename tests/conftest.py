@@ -45,7 +45,7 @@ def _fresh_process_state() -> Iterator[None]:
         consumers._snapshots.clear()
         consumers._cursors.clear()
         consumers._cursor_reads.clear()
-        page_sections._public_states.clear()
+        page_sections.public_states.clear()
 
     forget()
     yield

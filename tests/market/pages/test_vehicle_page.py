@@ -148,7 +148,7 @@ def test_vehicle_page_queries_do_not_grow_with_orders(
         client.get(url)
     with django_assert_num_queries(VEHICLE_PAGE_QUERIES_SIGNED_IN_REUSED):
         trader_client.get(url)
-    page_sections._public_states.clear()
+    page_sections.public_states.clear()
     with django_assert_num_queries(VEHICLE_PAGE_QUERIES_SIGNED_IN):
         response = trader_client.get(url)
 
@@ -197,7 +197,7 @@ def test_public_state_is_read_again_when_the_phase_moves_or_it_is_old(
         html = client.get(url).content.decode()
     assert config_of(html)["initial"]["ticker"]["phase"] == "closing_call"
 
-    monkeypatch.setattr(page_sections, "PUBLIC_STATE_REUSE_SECONDS", 0.0)
+    monkeypatch.setattr(page_sections.public_states, "seconds", 0.0)
     with django_assert_num_queries(VEHICLE_PAGE_QUERIES_ANONYMOUS + 1):
         client.get(url)
 
@@ -216,19 +216,5 @@ def test_shared_public_state_carries_nothing_of_the_visitor_who_read_it(
 
     assert 'data-cash-available="9606.10"' in first_html
     assert 'data-cash-available="10000.00"' in second_html
-    assert len(page_sections._public_states) == 1
+    assert page_sections.public_states.names() == [instrument.pk]
     assert second_html.count("97.50") == first_html.count("97.50") - 1  # not the open order
-
-
-def test_a_process_keeps_only_public_states_that_can_still_be_reused(
-    client, continuous_instrument, monkeypatch
-):
-    monkeypatch.setattr(page_sections, "KEEP_PUBLIC_STATES", 1)
-    first, second = continuous_instrument(), continuous_instrument()
-    client.get(first.vehicle.get_absolute_url())
-    key, read_at, state = page_sections._public_states[first.pk]
-    page_sections._public_states[first.pk] = (key, read_at - 5, state)  # long expired
-
-    client.get(second.vehicle.get_absolute_url())
-
-    assert list(page_sections._public_states) == [second.pk]
