@@ -16,8 +16,10 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import (
+    BooleanField,
     Count,
     Exists,
+    ExpressionWrapper,
     F,
     Max,
     Min,
@@ -308,33 +310,52 @@ def _ticker_row(row: Any, phase: str, indicative: tuple[Decimal | None, int] | N
 def _indicative_auctions(
     instruments: list[Instrument],
 ) -> dict[int, tuple[Decimal | None, int]]:
-    """The auction each instrument would run now, over its open orders' price levels: 1 query
-    (grouped in the database: a deep pre-open book has 100,000 orders and a few thousand
-    levels), none if the list is empty."""
+    """The auction each instrument would run now, over its open orders' price levels: 1 query,
+    none if the list is empty."""
     if not instruments:
         return {}
-    levels: dict[int, list[EngineOrder]] = {instrument.pk: [] for instrument in instruments}
+    books = book_levels([instrument.pk for instrument in instruments])
+    results: dict[int, tuple[Decimal | None, int]] = {}
+    for instrument in instruments:
+        result = indicative(books[instrument.pk].levels, instrument.reference_price)
+        results[instrument.pk] = (result.price, result.volume)
+    return results
+
+
+@dataclass(frozen=True, slots=True)
+class BookLevels:
+    """An instrument's open orders as the call auction's price levels: one engine order per
+    side and limit price, per side and protection price, and per side for the market orders
+    without one, holding the level's whole remaining quantity. `orders` counts the orders."""
+
+    levels: list[EngineOrder]
+    orders: int
+
+
+def book_levels(instrument_ids: list[int]) -> dict[int, BookLevels]:
+    """Each instrument's book as price levels (`engine.indicative` takes them for the orders):
+    1 query, grouped in the database (a deep pre-open book has 100,000 orders and a few
+    thousand levels)."""
+    levels: dict[int, list[EngineOrder]] = {pk: [] for pk in instrument_ids}
+    counts = dict.fromkeys(instrument_ids, 0)
     rows = (
         Order.objects.filter(
-            instrument_id__in=list(levels),
+            instrument_id__in=instrument_ids,
             status__in=OPEN_STATUSES,
             quantity__gt=F("filled_quantity"),
         )
         .values_list("instrument_id", "side", "price", "protection_price")
-        .annotate(remaining=Sum(F("quantity") - F("filled_quantity")))
+        .annotate(remaining=Sum(F("quantity") - F("filled_quantity")), orders=Count("pk"))
         .order_by()
     )
-    for number, (instrument_id, side, price, protection, remaining) in enumerate(rows):
+    for number, (instrument_id, side, price, protection, remaining, orders) in enumerate(rows):
         # A protection price bounds only a market order (as in auction_orders).
         bound = protection if price is None else None
         levels[instrument_id].append(
             EngineOrder(number, side, int(remaining), price, number, protection_price=bound)
         )
-    results: dict[int, tuple[Decimal | None, int]] = {}
-    for instrument in instruments:
-        result = indicative(levels[instrument.pk], instrument.reference_price)
-        results[instrument.pk] = (result.price, result.volume)
-    return results
+        counts[instrument_id] += orders
+    return {pk: BookLevels(levels[pk], counts[pk]) for pk in instrument_ids}
 
 
 @dataclass(frozen=True, slots=True)
@@ -342,23 +363,26 @@ class AuctionOrderFacts:
     """What an auction needs of an open order besides its engine form."""
 
     user_id: int
-    is_market: bool
-    time_in_force: str
-    trading_date: date
+    ends: bool  # the auction ends it if it stays open (the caller's `ending`)
 
 
 def auction_orders(
-    instrument_ids: list[int],
-) -> dict[int, list[tuple[EngineOrder, AuctionOrderFacts]]]:
-    """Each instrument's open orders as the call auction sees them, in time priority: 1 query.
-    Rows, not model instances: a deep book has 100,000 of them (make bench)."""
-    collected: dict[int, list[tuple[EngineOrder, AuctionOrderFacts]]] = {}
+    instrument_id: int, *, price: Decimal | None, ending: Q
+) -> list[tuple[EngineOrder, AuctionOrderFacts]]:
+    """The open orders an auction at `price` needs, in time priority: those that accept the
+    price (`engine.uncross_at` allocates among them), every market order, and the orders
+    matching `ending`, marked as such. 1 query. Rows, not model instances; and not the whole
+    book: at the price of a deep book's auction a tenth of its 100,000 orders trade (make bench).
+    """
+    wanted = Q(price__isnull=True) | ending
+    if price is not None:
+        wanted |= Q(side=Side.BUY, price__gte=price) | Q(side=Side.SELL, price__lte=price)
     rows = (
-        Order.objects.filter(instrument_id__in=instrument_ids, status__in=OPEN_STATUSES)
+        Order.objects.filter(wanted, instrument_id=instrument_id, status__in=OPEN_STATUSES)
+        .annotate(ends=ExpressionWrapper(ending, output_field=BooleanField()))
         .order_by("pk")
         .values_list(
             "pk",
-            "instrument_id",
             "user_id",
             "side",
             "quantity",
@@ -366,24 +390,34 @@ def auction_orders(
             "price",
             "protection_price",
             "time_in_force",
-            "trading_date",
+            "ends",
         )
     )
-    for pk, instrument_id, user_id, side, quantity, filled, price, protection, tif, day in rows:
-        is_market = price is None
+    collected = []
+    for pk, user_id, side, quantity, filled, price_, protection, tif, ends in rows:
+        is_market = price_ is None
         engine_order = EngineOrder(
             pk,
             side,
             quantity - filled,
-            price,
+            price_,
             pk,
             user_id,
             TimeInForce.DAY if is_market else tif,
             protection_price=protection if is_market else None,
         )
-        facts = AuctionOrderFacts(user_id, is_market, tif, day)
-        collected.setdefault(instrument_id, []).append((engine_order, facts))
+        collected.append((engine_order, AuctionOrderFacts(user_id, ends)))
     return collected
+
+
+def auction_participants(instrument_id: int) -> set[int]:
+    """The owners of the instrument's open orders: 1 query."""
+    return set(
+        Order.objects.filter(instrument_id=instrument_id, status__in=OPEN_STATUSES)
+        .order_by()
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
 
 
 # --- market data ----------------------------------------------------------------------------

@@ -4,7 +4,7 @@ Commands in, results out: no I/O, clock or randomness. The service layer loads t
 the engine and persists what it returns (MARKET_RULES section 8).
 """
 
-from .auction import AuctionResult, Match, indicative, uncross
+from .auction import AuctionResult, Match, indicative, uncross, uncross_at
 from .book import OrderBook
 from .orders import Fill, Order, SelfTradeError
 
@@ -17,4 +17,5 @@ __all__ = [
     "SelfTradeError",
     "indicative",
     "uncross",
+    "uncross_at",
 ]

@@ -65,12 +65,32 @@ def indicative(orders: Iterable[Order], reference_price: Decimal) -> AuctionResu
     return _call_auction(orders, reference_price, allocate=False)
 
 
+def uncross_at(orders: Iterable[Order], price: Decimal | None) -> AuctionResult:
+    """Run the call auction at `price`, found beforehand: `indicative(levels).price` of the
+    whole book's price levels (None: no cross, and nothing fills).
+
+    Only the orders that accept the price take part in the allocation, so `orders` need hold
+    only those, and may hold any others: the result is then `uncross` of the whole book. A deep
+    book's service reads the levels, then a tenth of its orders. Raises ValueError when nothing
+    executes at the price (it is not the book's auction price)."""
+    call = _CallBook(orders)
+    if price is None:
+        return _result(call, None, allocate=True)
+    price_ticks = to_ticks(price, "price")
+    if not min(call.demand(price_ticks), call.supply(price_ticks)):
+        raise ValueError(f"nothing executes at {price}: not the auction price of these orders")
+    return _result(call, price_ticks, allocate=True)
+
+
 def _call_auction(
     orders: Iterable[Order], reference_price: Decimal, *, allocate: bool
 ) -> AuctionResult:
     reference_ticks = to_ticks(reference_price, "reference_price")
     call = _CallBook(orders)
-    price_ticks = _auction_price(call, reference_ticks)
+    return _result(call, _auction_price(call, reference_ticks), allocate=allocate)
+
+
+def _result(call: _CallBook, price_ticks: int | None, *, allocate: bool) -> AuctionResult:
     if price_ticks is None:
         return AuctionResult(
             price=None, volume=0, surplus=0, surplus_side=None, fills={}, matches=[]

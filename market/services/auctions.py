@@ -13,10 +13,11 @@ from typing import cast
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 
 from market import clock, locks
 from market.calendar import SessionPhase, get_calendar
-from market.engine import uncross
+from market.engine import indicative, uncross_at
 from market.models import (
     AuctionKind,
     AuctionRecord,
@@ -28,7 +29,7 @@ from market.models import (
     TradeKind,
 )
 from market.outbox import record_auction
-from market.selectors import AuctionOrderFacts, auction_orders
+from market.selectors import auction_orders, auction_participants, book_levels
 from market.services.book import BookSession
 
 logger = logging.getLogger(__name__)
@@ -71,15 +72,16 @@ def auction_run(
         if instrument.status != InstrumentStatus.ACTIVE or AuctionKind.CLOSING in ran:
             return None
         session = BookSession(instrument, now=now, trading_date=trading_date)
-        collected = auction_orders([instrument.pk]).get(instrument.pk, [])
         reference = instrument.reference_price
-        result = uncross([engine_order for engine_order, _ in collected], reference)
-        ending_ids = [
-            engine_order.id
-            for engine_order, facts in collected
-            if facts.is_market
-            or (kind == AuctionKind.CLOSING and _expires_at_close(facts, trading_date))
-        ]
+        # The price from the book's price levels, then only the orders that price involves.
+        book = book_levels([instrument.pk])[instrument.pk]
+        participant_ids = auction_participants(instrument.pk)
+        price = indicative(book.levels, reference).price
+        collected = auction_orders(
+            instrument.pk, price=price, ending=_ending(AuctionKind(kind), trading_date)
+        )
+        result = uncross_at([engine_order for engine_order, _ in collected], price)
+        ending_ids = [engine_order.id for engine_order, facts in collected if facts.ends]
         # Model instances only for the orders that change: a deep book has far more that don't.
         _track_by_pk(session, {cast(int, order_id) for order_id in (*ending_ids, *result.fills)})
         ending = [session.orders[order_id] for order_id in ending_ids]
@@ -94,7 +96,7 @@ def auction_run(
             volume=result.volume,
             surplus=result.surplus,
             reference_price=reference,
-            orders_count=len(collected),
+            orders_count=book.orders,
         )
         for match in result.matches:
             assert result.price is not None
@@ -121,7 +123,7 @@ def auction_run(
             auction_id=record.pk,
         )
         session.flush()
-        record_auction(auction=record, instrument=instrument, participant_ids={facts.user_id for _, facts in collected}, now=now)  # fmt: skip  # real-time streams
+        record_auction(auction=record, instrument=instrument, participant_ids=participant_ids, now=now)  # fmt: skip  # real-time streams
     logger.info(
         "%s %s auction %s: %s @ %s",
         instrument.symbol,
@@ -133,14 +135,16 @@ def auction_run(
     return record
 
 
-def _expires_at_close(facts: AuctionOrderFacts, trading_date: date) -> bool:
-    """Day orders end with the day's closing auction; good-till-cancelled after 90 days."""
-    if facts.is_market:
-        return False
-    oldest_gtc = trading_date - timedelta(days=settings.MARKET_GTC_MAX_DAYS)
-    return facts.time_in_force == TimeInForce.DAY or (
-        facts.time_in_force == TimeInForce.GTC and facts.trading_date <= oldest_gtc
-    )
+def _ending(kind: AuctionKind, trading_date: date) -> Q:
+    """The open orders an auction ends, unless they fill: market orders live for one auction;
+    the closing auction ends the day orders, and good-till-cancelled ones after 90 days."""
+    ending = Q(price__isnull=True)
+    if kind == AuctionKind.CLOSING:
+        oldest_gtc = trading_date - timedelta(days=settings.MARKET_GTC_MAX_DAYS)
+        ending |= Q(time_in_force=TimeInForce.DAY) | Q(
+            time_in_force=TimeInForce.GTC, trading_date__lte=oldest_gtc
+        )
+    return ending
 
 
 def _track_by_pk(session: BookSession, order_ids: set[int]) -> None:

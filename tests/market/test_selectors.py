@@ -6,10 +6,11 @@ from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.db.models import Q
 
 from market import clock, selectors
 from market.calendar import get_calendar
-from market.engine import uncross
+from market.engine import uncross, uncross_at
 from market.models import AuctionKind, Trade
 from market.services.auctions import auction_run
 from market.services.orders import order_place
@@ -195,15 +196,27 @@ def test_indicative_auction_read_by_price_level_is_the_auction_of_the_orders(
             )
 
     ticker = selectors.ticker_get(instrument)
-    collected = selectors.auction_orders([instrument.pk])[instrument.pk]
+    every_order = Q(pk__isnull=False)
+    collected = selectors.auction_orders(instrument.pk, price=None, ending=every_order)
     auction = uncross([order for order, _ in collected], instrument.reference_price)
+    book = selectors.book_levels([instrument.pk])[instrument.pk]
 
-    assert len(collected) == 40
+    assert len(collected) == book.orders == 40
     assert auction.volume > 0
     assert (ticker["indicative_price"], ticker["indicative_volume"]) == (
         auction.price,
         auction.volume,
     )
+    # What auction_run reads at that price: the orders that accept it and the market orders.
+    involved = selectors.auction_orders(instrument.pk, price=auction.price, ending=Q(pk=None))
+    assert len(involved) < len(collected)
+    assert all(
+        order.price is None
+        or (order.price >= auction.price if order.side == "buy" else order.price <= auction.price)
+        for order, _ in involved
+    )
+    assert not any(facts.ends for _, facts in involved)
+    assert uncross_at([order for order, _ in involved], auction.price) == auction
 
 
 @pytest.mark.parametrize("count", [1, 4])

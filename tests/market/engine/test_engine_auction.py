@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from market.engine import Match, Order, indicative, uncross
+from market.engine import Match, Order, indicative, uncross, uncross_at
 
 
 def buy(qty, price=None, protection=None):
@@ -243,6 +243,44 @@ def test_indicative_is_the_auction_as_it_would_run_now_without_its_allocation():
         auction.surplus_side,
     )
     assert (result.fills, result.matches) == ({}, [])
+
+
+def test_the_auction_at_a_known_price_allocates_among_the_orders_that_accept_it():
+    orders = orders_from(XETRA_2)
+    auction = uncross(orders, Decimal("200"))
+    assert auction.price is not None
+    accepting = [o for o in orders if auction.fills.get(o.id) or _accepts(o, auction.price)]
+
+    assert uncross_at(accepting, auction.price) == auction
+    assert uncross_at(orders, auction.price) == auction
+
+
+def test_the_auction_at_no_price_fills_nothing():
+    orders = orders_from(XETRA_2)
+
+    result = uncross_at(orders, None)
+
+    assert (result.price, result.volume, result.surplus, result.fills, result.matches) == (
+        None,
+        0,
+        0,
+        {},
+        [],
+    )
+
+
+def test_the_auction_at_a_price_where_nothing_executes_is_refused():
+    orders = orders_from([buy(10, "99"), sell(10, "100")])
+
+    with pytest.raises(ValueError, match=r"nothing executes at 99\.50"):
+        uncross_at(orders, Decimal("99.50"))
+
+
+def _accepts(order, price):
+    bound = order.price if order.price is not None else order.protection_price
+    if bound is None:
+        return True
+    return bound >= price if order.side == "buy" else bound <= price
 
 
 def test_a_self_match_in_the_auction_is_a_bug():

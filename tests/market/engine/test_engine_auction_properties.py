@@ -6,7 +6,7 @@ from decimal import Decimal
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from market.engine import Order, indicative, uncross
+from market.engine import Order, indicative, uncross, uncross_at
 
 PRICES = [Decimal(ticks).scaleb(-2) for ticks in range(9995, 10006)]  # 99.95 .. 100.05
 REFERENCES = [Decimal(ticks).scaleb(-2) for ticks in range(9990, 10011)]
@@ -251,3 +251,19 @@ def test_the_indicative_auction_of_the_price_levels_is_the_auction_of_the_orders
     for book in (orders, price_levels(orders)):
         result = indicative(book, reference)
         assert (result.price, result.volume, result.surplus, result.surplus_side) == expected
+
+
+@AUCTION_SETTINGS
+@given(call_books(), st.sampled_from(REFERENCES), st.randoms(use_true_random=False))
+def test_the_auction_at_the_levels_price_over_the_orders_accepting_it_is_the_auction(
+    orders, reference, random
+):
+    # What auction_run does with a deep book: the price from the levels, then only the orders
+    # that accept it (and whichever others it reads, such as market orders that end).
+    price = indicative(price_levels(orders), reference).price
+    accepting = [o for o in orders if price is not None and accepts(o, price)]
+    others = [o for o in orders if o not in accepting]
+    read = accepting + random.sample(others, random.randint(0, len(others)))
+    random.shuffle(read)
+
+    assert uncross_at(read, price) == uncross(orders, reference)
