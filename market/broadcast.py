@@ -91,26 +91,27 @@ class BindEventLoop:
 def publish(stream: str, messages: list[dict[str, Any]]) -> None:
     """Send a relay batch (`{"type", "seq", "data"}` each, in order) to the stream's group.
     Raises when the channel layer cannot take it."""
-    publish_many([(stream, messages)])
+    encoded = [(message["seq"], json.dumps(message, separators=(",", ":"))) for message in messages]
+    publish_texts([(stream, encoded)])
 
 
-def publish_many(batches: Sequence[tuple[str, list[dict[str, Any]]]]) -> None:
-    """Send each stream its batch, all in one run on the event loop (one hop for a relay
-    transaction over many streams, not one per stream). Raises when the channel layer cannot
-    take one of them; the others may have gone out (their numbers repeat on the next try, and
-    clients drop them).
+def publish_texts(batches: Sequence[tuple[str, list[tuple[int, str]]]]) -> None:
+    """Send each stream its batch of messages, (seq, JSON text) each, in order, all in one run
+    on the event loop (one hop for a relay transaction over many streams, not one per stream).
+    Raises when the channel layer cannot take one of them; the others may have gone out (their
+    numbers repeat on the next try, and clients drop them).
 
-    Each message travels as its JSON text, encoded once here, with its sequence number beside
-    it: a consumer forwards the text as it is, instead of every consumer of the group decoding
-    and encoding the same message again."""
+    Each message travels as its JSON text, encoded once, with its sequence number beside it: a
+    consumer forwards the text as it is, instead of every consumer of the group decoding and
+    encoding the same message again."""
     payloads = [
         (
             stream,
             {
                 "type": PUBLISH,
                 "stream": stream,
-                "seqs": [message["seq"] for message in messages],
-                "texts": [json.dumps(message, separators=(",", ":")) for message in messages],
+                "seqs": [seq for seq, _ in messages],
+                "texts": [text for _, text in messages],
             },
         )
         for stream, messages in batches

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import json
 import logging
 import threading
 import time
@@ -40,7 +41,8 @@ from celery import shared_task
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connection, connections, transaction
-from django.db.models import Max
+from django.db.models import Max, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from market import broadcast, outbox, selectors
@@ -266,36 +268,43 @@ def _relay_events(streams: list[str]) -> tuple[int, bool]:
     with transaction.atomic():
         _commit_asynchronously()
         cursors = _lock_cursors(streams)
+        # The data as the database's JSON text: it goes out as it is, not decoded and encoded.
         events = list(
             MarketEvent.objects.filter(stream__in=streams, published_at__isnull=True)
             .exclude(type__in=outbox.MARKERS)
+            .annotate(text=Cast("data", TextField()))
             .order_by("id")
-            .values_list("id", "stream", "type", "data")[:BATCH_SIZE]
+            .values_list("id", "stream", "type", "text")[:BATCH_SIZE]
         )
         if not events:
             return 0, False
-        by_stream: dict[str, list[tuple[int, str, dict[str, Any]]]] = defaultdict(list)
-        for id_, stream, type_, data in events:
-            by_stream[stream].append((id_, type_, data))
+        by_stream: dict[str, list[tuple[int, str, str]]] = defaultdict(list)
+        for id_, stream, type_, text in events:
+            by_stream[stream].append((id_, type_, text))
         now = timezone.now()
         batches = []
         numbered: list[tuple[int, int, datetime]] = []
         for stream, items in sorted(by_stream.items()):
             cursor = cursors[stream]
             messages = []
-            for id_, type_, data in items:
+            for id_, type_, text in items:
                 cursor.last_seq += 1
                 numbered.append((id_, cursor.last_seq, now))
-                messages.append({"type": type_, "seq": cursor.last_seq, "data": data})
+                messages.append((cursor.last_seq, _message_text(type_, cursor.last_seq, text)))
             batches.append((stream, messages))
             sent += len(messages)
             cursor.updated_at = now
-        broadcast.publish_many(batches)
+        broadcast.publish_texts(batches)
         bulk_update_values(MarketEvent, ["seq", "published_at"], numbered)
         bulk_update_rows(
             [cursors[stream] for stream in sorted(by_stream)], ["last_seq", "updated_at"]
         )
     return sent, len(events) == BATCH_SIZE
+
+
+def _message_text(type_: str, seq: int, data_text: str) -> str:
+    """`{"type", "seq", "data"}` as JSON, around data already in JSON."""
+    return f'{{"type":{json.dumps(type_)},"seq":{seq},"data":{data_text}}}'
 
 
 def _commit_asynchronously() -> None:

@@ -4,6 +4,7 @@ every message in sequence; nothing from a rolled-back transaction; who may see w
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from decimal import Decimal
 from typing import Any
@@ -236,10 +237,10 @@ async def test_events_wait_in_the_outbox_while_the_layer_is_down_then_go_out_in_
     _, stream = await open_stream(public_path(car))
     snapshot = await stream.receive()
 
-    def layer_down(batches: list[tuple[str, list[dict[str, Any]]]]) -> None:
+    def layer_down(batches: list[tuple[str, list[tuple[int, str]]]]) -> None:
         raise ConnectionError("the channel layer is down")
 
-    monkeypatch.setattr(broadcast, "publish_many", layer_down)
+    monkeypatch.setattr(broadcast, "publish_texts", layer_down)
     # The requests succeed: the relay after commit logs and leaves the events.
     await db(place)(seller, car.symbol, "sell", 5, "102.00")
     await db(place)(buyer, car.symbol, "buy", 2, "102.00")
@@ -265,19 +266,19 @@ async def test_a_batch_the_layer_lost_is_filled_in_from_the_outbox(
 ):
     _, stream = await open_stream(public_path(car))
     snapshot = await stream.receive()
-    send = broadcast.publish_many
+    send = broadcast.publish_texts
     lost: list[list[dict[str, Any]]] = []
 
-    def lose_the_first_public_batch(batches: list[tuple[str, list[dict[str, Any]]]]) -> None:
+    def lose_the_first_public_batch(batches: list[tuple[str, list[tuple[int, str]]]]) -> None:
         kept = []
         for stream_name, messages in batches:
             if stream_name.startswith("instrument.") and messages and not lost:
-                lost.append(messages)
+                lost.append([json.loads(text) for _, text in messages])
             else:
                 kept.append((stream_name, messages))
         send(kept)
 
-    monkeypatch.setattr(broadcast, "publish_many", lose_the_first_public_batch)
+    monkeypatch.setattr(broadcast, "publish_texts", lose_the_first_public_batch)
     await db(place)(seller, car.symbol, "sell", 5, "103.00")
     await db(place)(buyer, car.symbol, "buy", 5, "103.00")
     received = await stream.receive_until(lambda message: message["type"] == "trade")

@@ -3,11 +3,13 @@ with the database's errors raised as Django's, as every other query raises them.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from market.models import MarketEvent, Notification
+from market.models import CashAccount, MarketEvent, Notification
 from market.services.bulk import bulk_create_objects, bulk_insert_rows, bulk_update_values
 from tests.factories import UserFactory
 
@@ -48,6 +50,36 @@ def test_an_update_writes_each_row_its_own_values_nulls_and_shared_ones_included
 
     stored = list(MarketEvent.objects.order_by("id").values_list("seq", "published_at"))
     assert stored == [(0, None), (1, None), *[(n, now) for n in range(2, 1200)]]
+
+
+def test_an_update_of_numbers_keeps_every_value_and_null():
+    # Numbers travel as the array's text on PostgreSQL; values every row shares, as one value.
+    users = UserFactory.create_batch(4)
+    accounts = [CashAccount.objects.create(kind="user", user=user) for user in users]
+    balances = [Decimal("0.10"), Decimal("12345.67"), Decimal("1E+2"), Decimal("99999999.99")]
+
+    bulk_update_values(
+        CashAccount,
+        ["balance_amount", "reserved_amount"],
+        [(a.pk, b, Decimal("0.05")) for a, b in zip(accounts, balances, strict=True)],
+    )
+    now = timezone.now()
+    bulk_insert_rows(MarketEvent, FIELDS, [(f"user.{n}", "order", {}, now) for n in range(4)])
+    ids = list(MarketEvent.objects.order_by("id").values_list("id", flat=True))
+    bulk_update_values(
+        MarketEvent, ["seq", "published_at"], [(ids[0], None, now), (ids[1], 2**40, now)]
+    )
+
+    stored = CashAccount.objects.filter(pk__in=[a.pk for a in accounts]).order_by("pk")
+    assert [(a.balance_amount, a.reserved_amount) for a in stored] == [
+        (balance, Decimal("0.05")) for balance in balances
+    ]
+    assert list(MarketEvent.objects.order_by("id").values_list("seq", "published_at")) == [
+        (None, now),
+        (2**40, now),
+        (None, None),
+        (None, None),
+    ]
 
 
 @pytest.mark.parametrize("count", [3, 150])  # INSERT ... RETURNING; ids first, then COPY
