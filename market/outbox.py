@@ -13,6 +13,7 @@ Public, `instrument.<SYMBOL>`: `trade`, `phase`, and the markers `book`, `ticker
 from __future__ import annotations
 
 import functools
+import json
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -59,14 +60,18 @@ def _money(value: Decimal | None) -> str | None:
 
 
 def _time(value: datetime | None) -> str | None:
-    """ISO 8601 in the market's time zone, with its offset (as the REST API shows times)."""
-    return None if value is None else _iso(value, timezone.get_current_timezone_name())
+    """ISO 8601 in the market's time zone, with its offset (as the REST API shows times; no
+    request activates another zone)."""
+    return None if value is None else _iso(value, settings.TIME_ZONE)
 
 
 @functools.lru_cache(maxsize=256)
 def _iso(value: datetime, zone: str) -> str:
     # Cached (`zone` in the key): the rows of a batch, thousands in an auction, share one `now`.
-    return timezone.localtime(value).isoformat()
+    return timezone.localtime(value, timezone.get_default_timezone()).isoformat()
+
+
+_json = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def trade_data(trade: Trade, symbol: str) -> dict[str, Any]:
@@ -182,7 +187,8 @@ def record(events: Sequence[OutboxEvent]) -> None:
     bulk_insert_rows(
         MarketEvent,
         ["stream", "type", "data", "created_at"],
-        [(item.stream, item.type, item.data, now) for item in events],
+        [(item.stream, item.type, _json(item.data), now) for item in events],
+        json_text={"data"},
     )
     streams = tuple(dict.fromkeys(item.stream for item in events))
     transaction.on_commit(functools.partial(_relay_after_commit, streams))

@@ -31,6 +31,19 @@ def test_rows_go_in_and_come_back_as_written():
     assert list(MarketEvent.objects.filter(seq=7).values_list("id", flat=True)) == ids[:3]
 
 
+def test_json_given_as_text_is_stored_as_json():
+    now = timezone.now()
+
+    bulk_insert_rows(
+        MarketEvent,
+        FIELDS,
+        [("user.1", "order", '{"n":1,"price":"1.10"}', now)],
+        json_text={"data"},
+    )
+
+    assert MarketEvent.objects.get().data == {"n": 1, "price": "1.10"}
+
+
 def test_a_database_error_is_django_s():
     # On PostgreSQL the rows go through the driver's COPY; a lost server must still reach the
     # API as Django's OperationalError (503), so every driver error is wrapped like this one.
