@@ -394,13 +394,13 @@ def auction_orders(
         )
     )
     collected = []
-    for pk, user_id, side, quantity, filled, price_, protection, tif, ends in rows:
-        is_market = price_ is None
+    for pk, user_id, side, quantity, filled, limit, protection, tif, ends in rows:
+        is_market = limit is None
         engine_order = EngineOrder(
             pk,
             side,
             quantity - filled,
-            price_,
+            limit,
             pk,
             user_id,
             TimeInForce.DAY if is_market else tif,
