@@ -76,7 +76,6 @@ def bulk_update_values(
     columns = [pk_field.column] + [field.column for field in model_fields]
     is_postgres = connection.vendor == "postgresql"
     table = quote(meta.db_table)
-    assignments = ", ".join(f"{quote(column)} = v.{quote(column)}" for column in columns[1:])
     pk = quote(pk_field.column)
     preparer = _Preparer(model_fields, connection)
     with connection.cursor() as cursor:
@@ -106,6 +105,7 @@ def bulk_update_values(
                 + [_array(by_column[index]) for index in unnested],
             )
             return
+        assignments = ", ".join(f"{quote(column)} = v.{quote(column)}" for column in columns[1:])
         # SQLite names a VALUES list's columns column1, column2, ...
         aliases = ", ".join(f"column{n} AS {quote(column)}" for n, column in enumerate(columns, 1))
         row = "(" + ", ".join(["%s"] * len(columns)) + ")"
@@ -127,7 +127,7 @@ _NUMBERS = {int, Decimal, type(None)}
 
 
 def _array(values: list[Any]) -> Any:
-    """An array parameter. Numbers go as the array's text, joined in C: the driver adapts a
+    """An array parameter. Numbers go as the array's text, one string: the driver adapts a
     list element by element in Python, the largest cost of an auction's UPDATEs."""
     if set(map(type, values)) <= _NUMBERS:
         return "{" + ",".join(["NULL" if value is None else str(value) for value in values]) + "}"
