@@ -246,7 +246,9 @@ def book_execute(
     book = OrderBook()
     crossable: list[Order] = []
     if phase == Phase.CONTINUOUS and places:
-        crossable = session.track(_crossable_resting_orders(instrument, places))
+        crossable = session.track(
+            _crossable_resting_orders(instrument, places, cancels=len(cancels))
+        )
         for order in crossable:
             book.add_resting(_engine_order(order))
     user_ids = {command.user_id for command in commands}
@@ -360,26 +362,41 @@ def _refused_command(command: Command) -> dict[str, object]:
     }
 
 
-def _crossable_resting_orders(instrument: Instrument, places: list[PlaceOrder]) -> list[Order]:
-    """Every resting order that an incoming order of the batch could trade with: asks at or
-    below the highest buy limit, bids at or above the lowest sell limit. Nothing beyond them
-    can match in this batch, so nothing else is loaded."""
+def _crossable_resting_orders(
+    instrument: Instrument, places: list[PlaceOrder], *, cancels: int
+) -> list[Order]:
+    """The resting orders the batch's new orders can meet: on each side, the first ones in
+    price-time priority that the batch's opposite orders can reach, plus the batch users' own
+    orders that those orders could cross (self-trade prevention looks at them at any depth).
+
+    The orders of one side together take at most their total quantity from the resting
+    orders opposite, and every resting order they touch gives at least one share, so they
+    touch at most that many, in priority order; the batch's cancels can take as many out of
+    that prefix as there are cancels. Nothing beyond it can trade in this batch, so a deep
+    book costs no more than a shallow one."""
     reference = instrument.reference_price
-    buy_limits = [_limit_for(command, reference) for command in places if command.side == Side.BUY]
-    sell_limits = [
-        _limit_for(command, reference) for command in places if command.side == Side.SELL
-    ]
     resting = Order.objects.filter(
         instrument=instrument, status__in=OPEN_STATUSES, price__isnull=False
     )
-    orders: list[Order] = []
-    if buy_limits:
-        orders += resting.filter(side=Side.SELL, price__lte=max(buy_limits)).order_by("price", "pk")
-    if sell_limits:
-        orders += resting.filter(side=Side.BUY, price__gte=min(sell_limits)).order_by(
-            "-price", "pk"
+    found: dict[int, Order] = {}
+    own = Q(pk__in=[])
+    for side, opposite, ascending in ((Side.BUY, Side.SELL, True), (Side.SELL, Side.BUY, False)):
+        incoming = [command for command in places if command.side == side]
+        if not incoming:
+            continue
+        limits = [_limit_for(command, reference) for command in incoming]
+        reachable = Q(side=opposite) & (
+            Q(price__lte=max(limits)) if ascending else Q(price__gte=min(limits))
         )
-    return orders
+        reach = sum(command.quantity for command in incoming) + cancels
+        prefix = resting.filter(reachable).order_by("price" if ascending else "-price", "pk")
+        found.update((order.pk, order) for order in prefix[:reach])
+        own |= reachable & Q(user_id__in={command.user_id for command in incoming})
+    # Apart from the prefixes: an OR of "in the prefix" and "the user's own" would make
+    # PostgreSQL scan every order the instrument ever had.
+    for order in resting.filter(own):
+        found.setdefault(order.pk, order)
+    return list(found.values())
 
 
 def _limit_for(command: PlaceOrder, reference: Decimal) -> Decimal:
