@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from market.services import sequencer as sequencer_module
 from market.services.sequencer import Sequencer
 
 
@@ -84,3 +85,46 @@ def test_instruments_are_combined_separately():
     assert sequencer.submit("AAA", 1) == 1
     assert sequencer.submit("BBB", 2) == 2
     assert keys == ["AAA", "BBB"]
+
+
+class PooledConnection:
+    """Stands in for django.db.connection: records which threads gave theirs back."""
+
+    def __init__(self, *, pool: object = "a pool", in_atomic_block: bool = False) -> None:
+        self.pool = pool
+        self.in_atomic_block = in_atomic_block
+        self.given_back_by: list[int] = []
+
+    def close(self) -> None:
+        self.given_back_by.append(threading.get_ident())
+
+
+@pytest.mark.parametrize(
+    ("connection", "gives_back"),
+    [
+        (PooledConnection(), True),
+        (PooledConnection(in_atomic_block=True), False),  # a test's transaction, or a caller's
+        (PooledConnection(pool=None), False),  # a plain connection would only be reopened
+    ],
+)
+def test_a_request_waiting_for_its_batch_gives_its_pooled_connection_back(
+    monkeypatch, connection, gives_back
+):
+    monkeypatch.setattr(sequencer_module, "connection", connection)
+    runner = SlowRunner()
+    sequencer = Sequencer(runner)
+    results: dict[int, object] = {}
+    first = submit_in_threads(sequencer, [0], results)
+    assert runner.first_started.wait(timeout=5)
+    waiting = submit_in_threads(sequencer, [1, 2, 3], results)
+    deadline = time.monotonic() + 5
+    while len(sequencer._queues["CAR"]) < 3 and time.monotonic() < deadline:
+        time.sleep(0.001)
+    runner.release_first.set()
+    for thread in first + waiting:
+        thread.join(timeout=5)
+
+    assert len(results) == 4
+    expected = {thread.ident for thread in waiting} if gives_back else set()
+    # The combiner keeps its connection: it runs the batch on it.
+    assert set(connection.given_back_by) == expected
