@@ -47,6 +47,9 @@ MIDDLEWARE = [
 ROOT_URLCONF = "config.urls"
 WSGI_APPLICATION = None
 ASGI_APPLICATION = "config.asgi.application"
+# Threads per server process for HTTP requests (config/asgi.py). A request waiting for its order
+# batch holds one, so a process takes at most this many requests at once; the rest queue.
+WEB_THREADS = env.int("WEB_THREADS", default=100)
 
 TEMPLATES = [
     {
