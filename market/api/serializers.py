@@ -272,37 +272,25 @@ class FillOutput(serializers.Serializer):
     executed_at = serializers.DateTimeField()
 
 
-class OrderOutput(serializers.ModelSerializer):
+class OrderOutput(serializers.Serializer):
+    # Every field declared, none derived from the model: a ModelSerializer builds its fields
+    # from the model again for every instance, 2.3 ms per order answered (change 24).
+    id = serializers.IntegerField(read_only=True)
     symbol = serializers.CharField(source="instrument.symbol")
+    side = serializers.ChoiceField(choices=Side.choices, read_only=True)
+    type = serializers.ChoiceField(choices=OrderType.choices, read_only=True)
+    quantity = serializers.IntegerField(read_only=True)
     price = nullable_money(help_text="The limit; null for a market order.")
+    time_in_force = serializers.ChoiceField(choices=TimeInForce.choices, read_only=True)
     status = serializers.ChoiceField(choices=OrderStatus.choices)
+    filled_quantity = serializers.IntegerField(read_only=True)
     remaining_quantity = serializers.IntegerField()
     average_fill_price = nullable_money()
+    client_order_id = serializers.CharField(read_only=True, allow_null=True)
     reserved_amount = money(help_text="Cash still locked for the unfilled part (buys).")
     fees_paid = money()
+    created_at = serializers.DateTimeField(read_only=True)
     fills = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Order
-        fields = [
-            "id",
-            "symbol",
-            "side",
-            "type",
-            "quantity",
-            "price",
-            "time_in_force",
-            "status",
-            "filled_quantity",
-            "remaining_quantity",
-            "average_fill_price",
-            "client_order_id",
-            "reserved_amount",
-            "fees_paid",
-            "created_at",
-            "fills",
-        ]
-        read_only_fields = fields
 
     @extend_schema_field(FillOutput(many=True))
     def get_fills(self, order: Order) -> list[dict[str, Any]]:
