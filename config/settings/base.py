@@ -79,11 +79,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
 elif env.bool("DATABASE_POOL", default=True):
-    # A pool per process (psycopg_pool, Django's `pool` option). Under ASGI a request's sync
-    # code runs in a thread of its own, so CONN_MAX_AGE would never reuse a connection: each
-    # request would pay for a new one (docs/benchmarks.md: pooling ~1.5x the orders per
-    # second). CONN_HEALTH_CHECKS: the pool tests a connection before lending it, so a
-    # PostgreSQL restart costs a reconnect, not an error.
+    # A pool per process (psycopg_pool, Django's `pool` option): requests run on WEB_THREADS
+    # threads, most of them waiting (for their order batch, which then gives its connection back,
+    # market/services/sequencer.py), so a connection per thread (CONN_MAX_AGE) would keep
+    # WEB_THREADS connections per process, mostly idle. CONN_HEALTH_CHECKS: the pool tests a
+    # connection before lending it, so a PostgreSQL restart costs a reconnect, not an error.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
