@@ -5,7 +5,7 @@ async consumers. Every view is synchronous (pages render templates, the order pa
 batch), and Django's ASGI handler runs a synchronous view's middleware by passing each request
 between the event loop and a thread about a dozen times (once per middleware call). That cost
 more CPU than most views: the empty request went from 196 to 600 per second on one worker, an
-order from 19.7 to 14 ms of web CPU (docs/benchmarks.md, change 24).
+order from 19.7 to 14 ms of web CPU (docs/benchmarks.md, change 26).
 """
 
 import os
