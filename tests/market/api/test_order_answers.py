@@ -9,11 +9,18 @@ from decimal import Decimal
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from rest_framework import serializers
 
 from market import locks, selectors
-from market.api.serializers import OrderOutput
+from market.api.serializers import FillOutput, OrderOutput
 from market.models import Order
-from market.services.orders import CancelOrder, PlaceOrder, book_execute
+from market.services.orders import (
+    CancelOrder,
+    PlaceOrder,
+    book_execute,
+    order_cancel,
+    order_place,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -130,3 +137,42 @@ def test_the_same_client_order_id_twice_in_one_batch_answers_201_then_200(
     answer = OrderOutput(selectors.order_answer(user=buyer, order=first)).data
     assert answer["client_order_id"] == "twice"
     assert Order.objects.filter(user=buyer).count() == 1
+
+
+def test_an_order_renders_exactly_as_drf_renders_its_declared_fields(
+    continuous_instrument, make_trader
+):
+    """OrderOutput and FillOutput format with their declared fields unbound (change 28): the
+    same JSON as DRF's own rendering, which binds a copy of every field to each instance."""
+    instrument = continuous_instrument()
+    owner = instrument.vehicle.owner
+    buyer = make_trader(cash="100000.00")
+
+    def place(user, side, quantity, price=None, **fields):
+        return order_place(
+            user_id=user.pk,
+            symbol=instrument.symbol,
+            side=side,
+            type="limit" if price else "market",
+            quantity=quantity,
+            price=price,
+            **fields,
+        )
+
+    place(owner, "sell", 3, "101.00")
+    place(owner, "sell", 4, "101.25")
+    filled = place(buyer, "buy", 5)  # a market order, filled at two prices
+    resting = place(buyer, "buy", 2, "99.50", client_order_id="mine-1")
+    place(owner, "sell", 6, "103.00", time_in_force="gtc")
+    order_cancel(user_id=buyer.pk, order_id=resting.pk)
+
+    for order in Order.objects.filter(instrument=instrument):
+        read = selectors.order_get(user=order.user, order_id=order.pk)
+        output = OrderOutput(read)
+        assert output.data == serializers.Serializer.to_representation(output, read)
+        for fill in selectors.order_fills(read):
+            fill_output = FillOutput(fill)
+            assert fill_output.data == serializers.Serializer.to_representation(fill_output, fill)
+    answer = OrderOutput(selectors.order_get(user=buyer, order_id=filled.pk)).data
+    assert [fill["price"] for fill in answer["fills"]] == ["101.00", "101.25"]
+    assert answer["average_fill_price"] == "101.10"  # (3 x 101.00 + 2 x 101.25) / 5
