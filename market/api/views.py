@@ -9,7 +9,6 @@ from typing import Any, cast
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.permissions import AllowAny, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,7 +17,7 @@ from rest_framework.views import APIView
 
 from accounts.api.serializers import ApiErrorOutput
 from accounts.models import User
-from config.api import JSONParser
+from config.api import JSONParser, Pagination
 from market import selectors
 from market.api.serializers import (
     AccountOutput,
@@ -59,19 +58,11 @@ SYMBOL = OpenApiParameter("symbol", str, OpenApiParameter.PATH, description="e.g
 MARKET_TAG = ["market data"]
 
 
-class MarketPagination(LimitOffsetPagination):
-    """`?limit=` (at most 200, default 50) and `?offset=`; the envelope holds `count`, `next`,
-    `previous` and `results`."""
-
-    default_limit = 50
-    max_limit = 200
-
-
 def paginated(
     view: APIView, queryset: QuerySet[Any], serializer_class: type[Serializer]
 ) -> Response:
     """One page of `queryset` in the `{count, next, previous, results}` envelope."""
-    paginator = MarketPagination()
+    paginator = Pagination()
     page = paginator.paginate_queryset(queryset, view.request, view=view)
     return paginator.get_paginated_response(serializer_class(page, many=True).data)
 
@@ -105,7 +96,6 @@ class AccountApi(APIView):
 
 
 class LedgerApi(APIView):
-    pagination_class = MarketPagination
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
@@ -245,7 +235,6 @@ class InstrumentBarsApi(APIView):
 
 
 class InstrumentAuctionsApi(APIView):
-    pagination_class = MarketPagination
     permission_classes = [AllowAny]
 
     @extend_schema(
@@ -264,7 +253,6 @@ class InstrumentAuctionsApi(APIView):
 
 
 class OrderListApi(APIView):
-    pagination_class = MarketPagination
     permission_classes = [IsAuthenticated]
     throttle_classes = [OrderPlaceThrottle]
     # JSON only: the quantity is a JSON integer, which no form field can carry.
