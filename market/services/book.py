@@ -14,6 +14,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from django.conf import settings
+from django.db import router
 from django.utils import timezone
 
 from market.locks import cash_accounts_for_update
@@ -35,7 +36,12 @@ from market.models import (
 from market.money import ZERO, buy_reservation, cents, commission
 from market.outbox import record_book_step
 from market.services.audit import audit_event, audit_write
-from market.services.bulk import bulk_create_objects, bulk_insert_rows, bulk_update_rows
+from market.services.bulk import (
+    bulk_create_objects,
+    bulk_insert_rows,
+    bulk_update_rows,
+    next_ids,
+)
 from market.services.ledger import system_account
 
 ORDER_FIELDS = [
@@ -103,6 +109,9 @@ class BookSession:
         self._instrument_changed = False
         self._accounts_locked = False
         self.placed: list[Order] = []  # accepted this step, for the real-time streams
+        # New orders are written at the flush, in one statement, with ids taken up front.
+        self.new_orders: list[Order] = []
+        self._free_order_ids: list[int] = []
 
     # --- loading --------------------------------------------------------------------------
 
@@ -111,6 +120,18 @@ class BookSession:
         for order in orders:
             tracked.append(self.orders.setdefault(order.pk, order))
         return tracked
+
+    def take_order_ids(self, count: int) -> None:
+        """Ids for up to `count` orders this step may accept (`add_order`), in one statement."""
+        self._free_order_ids = next_ids(Order, count)[::-1]
+
+    def add_order(self, order: Order) -> None:
+        """An accepted new order: it takes the next id (its time priority), stamped as a save
+        would stamp it, and is inserted at the flush as it is then."""
+        order.pk = self._free_order_ids.pop()
+        order.created_at = order.updated_at = timezone.now()
+        self.new_orders.append(order)
+        self.track([order])
 
     def lock_accounts(self, user_ids: Iterable[int]) -> None:
         """Lock every cash account this step touches, once, in primary key order, and load the
@@ -263,13 +284,17 @@ class BookSession:
 
     def flush(self) -> None:
         """Write every change of this step in bulk, inside the caller's transaction."""
+        new, self.new_orders = self.new_orders, []
+        if new:  # first: the trades and the audit refer to them
+            self._insert_orders(new)
         trades = [execution.trade for execution in self.executions if execution.trade.pk is None]
         if trades:
             bulk_create_objects(trades)
             self._write_trade_ledger(trades)
         orders = [self.orders[pk] for pk in sorted(self._dirty_orders)]
-        if orders:
-            bulk_update_rows(orders, ORDER_FIELDS)
+        inserted = {order.pk for order in new}
+        if updated := [order for order in orders if order.pk not in inserted]:
+            bulk_update_rows(updated, ORDER_FIELDS)
         accounts = [self.accounts[user_id] for user_id in sorted(self._dirty_accounts)]
         if accounts:
             bulk_update_rows(accounts, ["balance_amount", "reserved_amount"])
@@ -284,6 +309,14 @@ class BookSession:
         self._dirty_positions.clear()
         self._audit = []
         self._instrument_changed = False
+
+    def _insert_orders(self, orders: list[Order]) -> None:
+        fields = Order._meta.concrete_fields
+        rows = [[getattr(order, field.attname) for field in fields] for order in orders]
+        bulk_insert_rows(Order, [field.name for field in fields], rows)
+        for order in orders:
+            order._state.adding = False
+            order._state.db = router.db_for_write(Order)
 
     def _write_positions(self) -> None:
         changed = [self.positions[user_id] for user_id in sorted(self._dirty_positions)]

@@ -195,13 +195,7 @@ def bulk_create_objects(objects: Sequence[Model]) -> None:
         model._default_manager.bulk_create(objects)
         return
     meta = model._meta
-    pk_field = cast("Field[Any, Any]", meta.pk)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-            [meta.db_table, pk_field.column, len(objects)],
-        )
-        ids = sorted(row[0] for row in cursor.fetchall())
+    ids = next_ids(model, len(objects))
     fields = [cast("Field[Any, Any]", field) for field in meta.concrete_fields]
     rows = []
     for instance, id_ in zip(objects, ids, strict=True):
@@ -214,3 +208,24 @@ def bulk_create_objects(objects: Sequence[Model]) -> None:
         instance._state.adding = False
         instance._state.db = connection.alias
     bulk_insert_rows(model, [field.name for field in fields], rows)
+
+
+def next_ids(model: type[Model], count: int) -> list[int]:
+    """`count` new primary keys for `model`, increasing, in one statement, for rows the caller
+    inserts later with these ids. PostgreSQL: from the table's sequence (an id taken is never
+    handed out again, used or not). SQLite: after the largest ever handed out; its writer holds
+    the database from BEGIN (transaction_mode IMMEDIATE), so nobody else takes them meanwhile."""
+    connection = connections[router.db_for_write(model)]
+    meta = model._meta
+    pk_field = cast("Field[Any, Any]", meta.pk)
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [meta.db_table, pk_field.column, count],
+            )
+            return sorted(row[0] for row in cursor.fetchall())
+        cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [meta.db_table])
+        row = cursor.fetchone()
+        last = row[0] if row else 0
+        return list(range(last + 1, last + 1 + count))

@@ -265,6 +265,8 @@ def book_execute(
     outcomes: list[Outcome] = []
     replays: dict[tuple[int, str], Order] = {}
     open_counts = _open_order_counts({command.user_id for command in places})
+    if places:
+        session.take_order_ids(len(places))
     for command in commands:
         try:
             if isinstance(command, CancelOrder):
@@ -496,8 +498,7 @@ def _place(
     _check_self_trade(session, book, phase, order)
     _check_funds(session, order)
 
-    order.save()
-    session.track([order])
+    session.add_order(order)
     session.reserve(order)
     session.audit(
         "order.placed",
@@ -577,7 +578,7 @@ def _check_self_trade(session: BookSession, book: OrderBook, phase: Phase, order
     reachable = Q(price__lte=limit) if order.side == Side.BUY else Q(price__gte=limit)
     opposite = Side.SELL if order.side == Side.BUY else Side.BUY
     # Own resting limits within reach, and own market orders waiting for the auction.
-    crossing = (
+    saved = (
         Order.objects.filter(
             instrument=session.instrument,
             user_id=order.user_id,
@@ -588,8 +589,23 @@ def _check_self_trade(session: BookSession, book: OrderBook, phase: Phase, order
         .order_by("pk")
         .first()
     )
-    if crossing is not None:
-        raise SelfTrade(order_id=crossing.pk, field="price" if order.price is not None else "type")
+    # This step's own orders are written at its flush, so the database does not have them yet.
+    crossing = [
+        earlier
+        for earlier in session.new_orders
+        if earlier.user_id == order.user_id
+        and earlier.side == opposite
+        and earlier.is_open
+        and (
+            earlier.price is None
+            or (earlier.price <= limit if order.side == Side.BUY else earlier.price >= limit)
+        )
+    ]
+    if saved is not None:
+        crossing.append(saved)
+    if crossing:
+        first = min(crossing, key=lambda candidate: candidate.pk)
+        raise SelfTrade(order_id=first.pk, field="price" if order.price is not None else "type")
 
 
 def _probe(order: Order) -> EngineOrder:
