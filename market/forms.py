@@ -17,6 +17,25 @@ from market.models import OrderType, Side, TimeInForce
 PRICE_ATTRS = {"inputmode": "decimal", "autocomplete": "off", "pattern": r"\d+(\.\d{1,2})?"}
 
 
+def ascii_digits_only(value: Any) -> None:
+    """Refuse digits of other scripts (fullwidth, Arabic-Indic, ...): int() and Decimal() read
+    them, so fullwidth "10" would otherwise be ten shares. The API refuses them too."""
+    if isinstance(value, str) and not value.isascii():
+        raise forms.ValidationError("Use the digits 0 to 9.", code="invalid")
+
+
+class AsciiIntegerField(forms.IntegerField):
+    def to_python(self, value: Any) -> int | None:
+        ascii_digits_only(value)
+        return super().to_python(value)
+
+
+class AsciiDecimalField(forms.DecimalField):
+    def to_python(self, value: Any) -> Any:  # the stubs type it as IntegerField's
+        ascii_digits_only(value)
+        return super().to_python(value)
+
+
 class OrderForm(forms.Form):
     required_css_class = "required"
 
@@ -26,12 +45,12 @@ class OrderForm(forms.Form):
         choices=[(OrderType.LIMIT, "Limit"), (OrderType.MARKET, "Market")],
         initial=OrderType.LIMIT,
     )
-    quantity = forms.IntegerField(
+    quantity = AsciiIntegerField(
         min_value=1,
         help_text="Whole shares.",
         widget=forms.NumberInput(attrs={"inputmode": "numeric", "step": "1", "min": "1"}),
     )
-    price = forms.DecimalField(
+    price = AsciiDecimalField(
         label="Limit price ($)",
         required=False,
         max_digits=9,
@@ -89,13 +108,13 @@ class ListingForm(forms.Form):
             attrs={"autocapitalize": "characters", "autocomplete": "off", "spellcheck": "false"}
         ),
     )
-    total_shares = forms.IntegerField(
+    total_shares = AsciiIntegerField(
         min_value=1,
         max_value=settings.MARKET_MAX_TOTAL_SHARES,
         help_text="You receive every share; they are never created or destroyed later.",
         widget=forms.NumberInput(attrs={"inputmode": "numeric", "step": "1"}),
     )
-    listing_price = forms.DecimalField(
+    listing_price = AsciiDecimalField(
         label="Listing price ($)",
         min_value=Decimal("0.01"),
         max_digits=10,

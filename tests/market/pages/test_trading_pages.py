@@ -124,6 +124,26 @@ def test_a_limit_order_without_price_is_refused_by_the_form(
     assert response.context["order_form"].errors == {"price": ["A limit order needs a price."]}
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("quantity", "\uff11\uff10"), ("price", "\uff19\uff19.00"), ("quantity", "\u0661\u0660")],
+)
+def test_digits_of_other_scripts_are_refused_by_the_form(
+    signed_in, continuous_instrument, make_trader, field, value
+):
+    """int() and Decimal() read fullwidth and Arabic-Indic digits; the ticket does not."""
+    instrument = continuous_instrument()
+    form = {"side": "buy", "type": "limit", "quantity": "1", "price": "99.00", field: value}
+    form["time_in_force"] = "day"
+
+    response = signed_in(make_trader()).post(
+        reverse("market:order", args=[instrument.symbol]), form
+    )
+
+    assert response.context["order_form"].errors == {field: ["Use the digits 0 to 9."]}
+    assert not Order.objects.exists()
+
+
 def test_quick_sell_link_opens_a_prefilled_confirmation(signed_in, continuous_instrument):
     instrument = continuous_instrument()
     url = reverse("market:order", args=[instrument.symbol])
