@@ -96,6 +96,8 @@ class AccountApi(APIView):
 
 
 class LedgerApi(APIView):
+    # An APIView pages by hand (`paginated`); this tells the schema the answer is a page.
+    pagination_class = Pagination
     permission_classes = [IsAuthenticated]
 
     @extend_schema(
@@ -235,6 +237,7 @@ class InstrumentBarsApi(APIView):
 
 
 class InstrumentAuctionsApi(APIView):
+    pagination_class = Pagination
     permission_classes = [AllowAny]
 
     @extend_schema(
@@ -253,6 +256,7 @@ class InstrumentAuctionsApi(APIView):
 
 
 class OrderListApi(APIView):
+    pagination_class = Pagination
     permission_classes = [IsAuthenticated]
     throttle_classes = [OrderPlaceThrottle]
     # JSON only: the quantity is a JSON integer, which no form field can carry.
