@@ -13,7 +13,6 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.defaults import page_not_found
 from rest_framework import exceptions, parsers, status
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.renderers import BaseRenderer
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
@@ -124,12 +123,3 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
             status=status.HTTP_404_NOT_FOUND,
         )
     return page_not_found(request, exception)
-
-
-class Pagination(LimitOffsetPagination):
-    """Every list of the API (REST_FRAMEWORK's default): `?limit=` (at most 200, default 50)
-    and `?offset=`; the envelope holds `count`, `next`, `previous` and `results`. Without a
-    largest limit, a huge one reached the database and overflowed its integers (a 500)."""
-
-    default_limit = 50
-    max_limit = 200

@@ -17,7 +17,8 @@ from rest_framework.views import APIView
 
 from accounts.api.serializers import ApiErrorOutput
 from accounts.models import User
-from config.api import JSONParser, Pagination
+from config.api import JSONParser
+from config.pagination import Pagination
 from market import selectors
 from market.api.serializers import (
     AccountOutput,
