@@ -314,9 +314,10 @@ class BookSession:
         fields = Order._meta.concrete_fields
         rows = [[getattr(order, field.attname) for field in fields] for order in orders]
         bulk_insert_rows(Order, [field.name for field in fields], rows)
+        database = router.db_for_write(Order)
         for order in orders:
             order._state.adding = False
-            order._state.db = router.db_for_write(Order)
+            order._state.db = database
 
     def _write_positions(self) -> None:
         changed = [self.positions[user_id] for user_id in sorted(self._dirty_positions)]

@@ -37,20 +37,30 @@ def submit_in_threads(
     return threads
 
 
-def test_commands_arriving_while_a_batch_runs_share_the_next_batch():
-    runner = SlowRunner()
+def run_behind_a_slow_batch(
+    runner: SlowRunner, commands: list[int], results: dict[int, object]
+) -> tuple[Sequencer, list[threading.Thread]]:
+    """Command 0 starts a batch that waits; `commands` arrive meanwhile and queue behind it;
+    then the first batch is let go and every thread finishes. Returns the sequencer and the
+    threads of the queued commands."""
     sequencer = Sequencer(runner)
-    results: dict[int, object] = {}
     first = submit_in_threads(sequencer, [0], results)
     assert runner.first_started.wait(timeout=5)
-
-    waiting = submit_in_threads(sequencer, list(range(1, 11)), results)
+    waiting = submit_in_threads(sequencer, commands, results)
     deadline = time.monotonic() + 5
-    while len(sequencer._queues["CAR"]) < 10 and time.monotonic() < deadline:
+    while len(sequencer._queues["CAR"]) < len(commands) and time.monotonic() < deadline:
         time.sleep(0.001)
     runner.release_first.set()
     for thread in first + waiting:
         thread.join(timeout=5)
+    return sequencer, waiting
+
+
+def test_commands_arriving_while_a_batch_runs_share_the_next_batch():
+    runner = SlowRunner()
+    results: dict[int, object] = {}
+
+    sequencer, _ = run_behind_a_slow_batch(runner, list(range(1, 11)), results)
 
     assert [len(batch) for batch in runner.batches] == [1, 10]
     assert results == {command: f"CAR:{command}" for command in range(11)}
@@ -112,17 +122,9 @@ def test_a_request_waiting_for_its_batch_gives_its_pooled_connection_back(
 ):
     monkeypatch.setattr(sequencer_module, "connection", connection)
     runner = SlowRunner()
-    sequencer = Sequencer(runner)
     results: dict[int, object] = {}
-    first = submit_in_threads(sequencer, [0], results)
-    assert runner.first_started.wait(timeout=5)
-    waiting = submit_in_threads(sequencer, [1, 2, 3], results)
-    deadline = time.monotonic() + 5
-    while len(sequencer._queues["CAR"]) < 3 and time.monotonic() < deadline:
-        time.sleep(0.001)
-    runner.release_first.set()
-    for thread in first + waiting:
-        thread.join(timeout=5)
+
+    _, waiting = run_behind_a_slow_batch(runner, [1, 2, 3], results)
 
     assert len(results) == 4
     expected = {thread.ident for thread in waiting} if gives_back else set()
