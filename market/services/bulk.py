@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any, cast
 
-from django.db import connections, router
+from django.db import connections, models, router
 from django.db.models import Field, Model
 
 CHUNK = 500
@@ -25,23 +26,29 @@ def _target(model: type[Model], fields: Sequence[str]) -> tuple[Any, Any, list[F
 
 
 class _Preparer:
-    """Rows' values as the database takes them. A field's value that is the very object of the
-    row before (the `now` every row of a batch shares) is not prepared again: Django's field
-    preparation costs more per row than the database's write of it."""
+    """Rows' values as the database takes them. Django's field preparation costs more per row
+    than the database's write of it, so it is skipped where it would hand the value back as it
+    is (`_as_is_type`), and a value that is the very object of the row before (the `now` every
+    row of a batch shares) is not prepared again."""
 
     def __init__(
         self, fields: list[Field[Any, Any]], connection: Any, ready: Collection[str] = ()
     ) -> None:
         self.fields = fields
         self.connection = connection
-        self.ready = [field.name in ready for field in fields]
+        self.as_is: list[object] = [
+            _ANY_TYPE if field.name in ready else _as_is_type(field, connection) for field in fields
+        ]
         self.last: list[Any] = [_NOTHING] * len(fields)
         self.last_prepared: list[Any] = [None] * len(fields)
 
     def row(self, values: Sequence[Any]) -> list[Any]:
         prepared = []
         for index, (field, value) in enumerate(zip(self.fields, values, strict=True)):
-            if self.ready[index]:
+            as_is = self.as_is[index]
+            if as_is is _ANY_TYPE or (
+                type(value) is as_is and (as_is is not Decimal or value.is_finite())
+            ):
                 prepared.append(value)
                 continue
             if value is not self.last[index]:
@@ -49,6 +56,43 @@ class _Preparer:
                 self.last_prepared[index] = field.get_db_prep_save(value, self.connection)
             prepared.append(self.last_prepared[index])
         return prepared
+
+
+_ANY_TYPE = object()  # a field whose values come prepared (JSON given as text)
+
+# Field classes whose preparation on PostgreSQL hands a value of this type back unchanged, or
+# wrapped only to tell the driver an integer's width (which COPY and array text do not need);
+# a NaN or infinite Decimal still goes through its field, which refuses it. Exact classes: a
+# subclass may prepare its values otherwise.
+_AS_IS_ON_POSTGRESQL: dict[type[Field[Any, Any]], type] = {
+    **dict.fromkeys(
+        [
+            models.AutoField,
+            models.BigAutoField,
+            models.SmallAutoField,
+            models.IntegerField,
+            models.BigIntegerField,
+            models.SmallIntegerField,
+            models.PositiveIntegerField,
+            models.PositiveBigIntegerField,
+            models.PositiveSmallIntegerField,
+        ],
+        int,
+    ),
+    models.CharField: str,
+    models.TextField: str,
+    models.BooleanField: bool,
+    models.DecimalField: Decimal,
+}
+
+
+def _as_is_type(field: Field[Any, Any], connection: Any) -> type | None:
+    """The type of the values `field` would hand to the driver unchanged, if any."""
+    if connection.vendor != "postgresql":
+        return None
+    if type(field) in (models.ForeignKey, models.OneToOneField):
+        field = cast("Field[Any, Any]", field.target_field)  # type: ignore[attr-defined]
+    return _AS_IS_ON_POSTGRESQL.get(type(field))
 
 
 _NOTHING = object()
@@ -197,14 +241,19 @@ def bulk_create_objects(objects: Sequence[Model]) -> None:
     meta = model._meta
     ids = next_ids(model, len(objects))
     fields = [cast("Field[Any, Any]", field) for field in meta.concrete_fields]
+    # What bulk_create does per field: `pre_save`, which stamps auto_now_add fields and is
+    # otherwise the attribute (a foreign key's id), read for all fields at once.
+    stamped = [field for field in fields if type(field).pre_save is not Field.pre_save]
+    values = attrgetter(*[field.attname for field in fields])
     rows = []
     for instance, id_ in zip(objects, ids, strict=True):
         # As bulk_create (Django's own method; the stubs lack it): a related object saved after
         # its assignment lends its id now, and an unsaved one is refused.
         instance._prepare_related_fields_for_save(operation_name="bulk_create")  # type: ignore[attr-defined]
         instance.pk = id_
-        # What bulk_create does per field: auto_now_add stamps, foreign keys as their ids.
-        rows.append([field.pre_save(instance, True) for field in fields])
+        for field in stamped:
+            field.pre_save(instance, True)
+        rows.append(values(instance))
         instance._state.adding = False
         instance._state.db = connection.alias
     bulk_insert_rows(model, [field.name for field in fields], rows)

@@ -3,14 +3,22 @@ with the database's errors raised as Django's, as every other query raises them.
 
 from __future__ import annotations
 
+from collections import Counter
 from decimal import Decimal
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.db.models import Field
 from django.utils import timezone
 
-from market.models import CashAccount, MarketEvent, Notification
-from market.services.bulk import bulk_create_objects, bulk_insert_rows, bulk_update_values
+from market.models import CashAccount, LedgerEntry, MarketEvent, Notification
+from market.services.bulk import (
+    _Preparer,
+    bulk_create_objects,
+    bulk_insert_rows,
+    bulk_update_values,
+)
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -29,6 +37,41 @@ def test_rows_go_in_and_come_back_as_written():
     ids = list(MarketEvent.objects.order_by("id").values_list("id", flat=True))
     bulk_update_values(MarketEvent, ["seq", "published_at"], [(id_, 7, now) for id_ in ids[:3]])
     assert list(MarketEvent.objects.filter(seq=7).values_list("id", flat=True)) == ids[:3]
+
+
+def test_values_django_would_hand_back_as_they_are_skip_its_preparation(monkeypatch):
+    names = ["transaction", "account", "amount", "description", "created_at"]
+    fields = [LedgerEntry._meta.get_field(name) for name in names]
+    now = timezone.now()
+    rows = [
+        (1, 2, Decimal("-10.25"), "Bought 3", now),
+        (3, "4", Decimal("0.00"), "Sold 3", now),  # an id given as text is converted
+    ]
+    expected = [
+        [
+            field.get_db_prep_save(value, connection)
+            for field, value in zip(fields, row, strict=True)
+        ]
+        for row in rows
+    ]
+    prepared_fields: Counter[str] = Counter()
+    prepare = Field.get_db_prep_save
+
+    def counting(field, value, connection):
+        prepared_fields[field.name] += 1
+        return prepare(field, value, connection)
+
+    monkeypatch.setattr(Field, "get_db_prep_save", counting)
+    preparer = _Preparer(fields, connection)
+
+    assert [preparer.row(row) for row in rows] == expected
+    if connection.vendor == "postgresql":
+        # The foreign key given as text is prepared by its target field, the primary key.
+        assert prepared_fields == {"created_at": 1, "id": 1}
+    else:
+        assert set(prepared_fields) >= {"amount", "description", "created_at"}
+    with pytest.raises(ValidationError):
+        preparer.row((1, 2, Decimal("NaN"), "never money", now))
 
 
 def test_json_given_as_text_is_stored_as_json():
