@@ -331,16 +331,22 @@ class BookSession:
             bulk_update_rows(existing, POSITION_FIELDS)
 
     def _write_trade_ledger(self, trades: list[Trade]) -> None:
+        # Rows, not model instances: an auction writes a transaction and three entries per
+        # trade, thousands at once.
         revenue = system_account(CashAccountKind.REVENUE)
-        movements = [
-            LedgerTransaction(kind=LedgerKind.TRADE, trade=trade, memo=_trade_memo(trade))
-            for trade in trades
-        ]
-        bulk_create_objects(movements)
         symbol = self.instrument.symbol
         written_at = timezone.now()  # as auto_now_add would
+        movement_ids = next_ids(LedgerTransaction, len(trades))
+        bulk_insert_rows(
+            LedgerTransaction,
+            ["id", "kind", "memo", "trade", "created_at"],
+            [
+                (movement_id, LedgerKind.TRADE, _trade_memo(trade), trade.pk, written_at)
+                for trade, movement_id in zip(trades, movement_ids, strict=True)
+            ],
+        )
         entries: list[tuple[int, int, Decimal, str, datetime]] = []
-        for trade, movement in zip(trades, movements, strict=True):
+        for trade, movement_id in zip(trades, movement_ids, strict=True):
             buyer_cost = trade.notional_amount + trade.buyer_fee_amount
             seller_proceeds = trade.notional_amount - trade.seller_fee_amount
             bought = f"Bought {trade.quantity} {symbol} @ {trade.price} incl. fee {trade.buyer_fee_amount}"
@@ -349,11 +355,10 @@ class BookSession:
             )
             fees = trade.buyer_fee_amount + trade.seller_fee_amount
             entries += [
-                (movement.pk, self.accounts[trade.buyer_id].pk, -buyer_cost, bought, written_at),
-                (movement.pk, self.accounts[trade.seller_id].pk, seller_proceeds, sold, written_at),
-                (movement.pk, revenue.pk, fees, f"Commission on trade {trade.pk}", written_at),
+                (movement_id, self.accounts[trade.buyer_id].pk, -buyer_cost, bought, written_at),
+                (movement_id, self.accounts[trade.seller_id].pk, seller_proceeds, sold, written_at),
+                (movement_id, revenue.pk, fees, f"Commission on trade {trade.pk}", written_at),
             ]
-        # Rows, not model instances: an auction writes three per trade, thousands at once.
         bulk_insert_rows(
             LedgerEntry, ["transaction", "account", "amount", "description", "created_at"], entries
         )
