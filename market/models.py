@@ -198,6 +198,13 @@ class Order(models.Model):
                 name="order_resting_book",
             ),
             models.Index(fields=["user", "status"], name="order_user_status"),
+            # Each user's open orders, for the limit on them that every placement checks: a
+            # long history of closed orders (and their dead index entries) is not read.
+            models.Index(
+                fields=["user"],
+                condition=Q(status__in=["open", "partially_filled"]),
+                name="order_user_open",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -157,3 +157,23 @@ def test_a_batch_counts_what_its_own_commands_close(continuous_instrument, make_
         OrderStatus.OPEN,
         "too_many_open_orders",
     ]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's plan")
+def test_the_count_reads_the_index_of_open_orders_not_the_users_history(
+    continuous_instrument, make_trader
+):
+    # A long-lived trader has thousands of closed orders; the count must not visit them.
+    instrument = continuous_instrument()
+    trader = make_trader(cash="1000.00")
+    run_batch(instrument, [buy(trader, "81.00")])
+    with CaptureQueriesContext(connection) as queries:
+        run_batch(instrument, [buy(trader, "82.00")])
+    [count] = [query["sql"] for query in queries if "COUNT(" in query["sql"].upper()]
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # the test's table is tiny
+        cursor.execute(f"EXPLAIN {count}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "order_user_open" in plan
