@@ -43,6 +43,7 @@ from django.db import connection, transaction  # noqa: E402
 from rest_framework.authtoken.models import Token  # noqa: E402
 
 from accounts.models import User  # noqa: E402
+from config.memory import tune_garbage_collector  # noqa: E402
 from market import clock  # noqa: E402
 from market.calendar import get_calendar  # noqa: E402
 from market.models import (  # noqa: E402
@@ -386,6 +387,8 @@ def main() -> None:
     if args.command == "market":
         seed_market(args.users, args.symbols, args.out)
     else:
+        # As the Celery worker process that runs auctions in production (config/celery.py).
+        tune_garbage_collector()
         run_auction(args.orders, args.users, args.cross_share, args.json)
 
 

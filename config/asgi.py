@@ -19,7 +19,9 @@ from a2wsgi import WSGIMiddleware  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 from django.conf import settings  # noqa: E402
+from django.urls import get_resolver  # noqa: E402
 
+from config.memory import tune_garbage_collector  # noqa: E402
 from market.broadcast import BindEventLoop  # noqa: E402
 from market.routing import websocket_urlpatterns  # noqa: E402
 
@@ -38,3 +40,7 @@ application = BindEventLoop(
         }
     )
 )
+
+# The views load with the URLconf, otherwise at the first request: before the freeze.
+get_resolver().url_patterns  # noqa: B018
+tune_garbage_collector()

@@ -8,15 +8,27 @@ and a job that runs twice or on two workers makes one auction (docs/trading-day.
 """
 
 import os
+from typing import Any
 
 from celery import Celery
 from celery.schedules import crontab
+from celery.signals import worker_process_init
+
+from config.memory import tune_garbage_collector
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
 app = Celery("vehicle_exchange")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@worker_process_init.connect
+def _tune_garbage_collector(**kwargs: Any) -> None:
+    """In each pool process, once Django and the tasks are loaded (an auction allocates tens of
+    thousands of objects that live until its flush)."""
+    tune_garbage_collector()
+
 
 TRADING_DAYS = "mon-fri"
 CATCH_UP = "market.tasks.market_catch_up_task"
