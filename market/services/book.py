@@ -257,10 +257,12 @@ class BookSession:
         self.instrument.last_price = price
         self.instrument.last_trade_at = self.now
         self._instrument_changed = True
+        # Ids, not the objects: a related object assigned to a model costs a descriptor's
+        # checks, and again at the write (an auction makes thousands of trades).
         trade = Trade(
-            instrument=self.instrument,
-            buy_order=buy,
-            sell_order=sell,
+            instrument_id=self.instrument.pk,
+            buy_order_id=buy.pk,
+            sell_order_id=sell.pk,
             buyer_id=buy.user_id,
             seller_id=sell.user_id,
             price=price,
@@ -270,7 +272,7 @@ class BookSession:
             seller_fee_amount=seller_fee,
             kind=kind,
             aggressor_side=aggressor_side,
-            auction=auction,
+            auction_id=None if auction is None else auction.pk,
             trading_date=self.trading_date,
             executed_at=self.now,
         )
