@@ -23,6 +23,7 @@ from django.urls import get_resolver  # noqa: E402
 
 from config.memory import tune_garbage_collector  # noqa: E402
 from market.broadcast import BindEventLoop  # noqa: E402
+from market.calendar import get_calendar  # noqa: E402
 from market.routing import websocket_urlpatterns  # noqa: E402
 
 # BindEventLoop: the real-time relay sends and schedules on the server's loop (market.broadcast).
@@ -41,6 +42,8 @@ application = BindEventLoop(
     )
 )
 
-# The views load with the URLconf, otherwise at the first request: before the freeze.
+# The views load with the URLconf, and the calendar its holiday rules (about 130 ms of imports),
+# otherwise at the first request: before the freeze.
 get_resolver().url_patterns  # noqa: B018
+get_calendar()
 tune_garbage_collector()

@@ -24,9 +24,13 @@ app.autodiscover_tasks()
 
 
 @worker_process_init.connect
-def _tune_garbage_collector(**kwargs: Any) -> None:
+def _prepare_pool_process(**kwargs: Any) -> None:
     """In each pool process, once Django and the tasks are loaded (an auction allocates tens of
-    thousands of objects that live until its flush)."""
+    thousands of objects that live until its flush). The calendar loads its holiday rules
+    first, not in the first task."""
+    from market.calendar import get_calendar
+
+    get_calendar()
     tune_garbage_collector()
 
 
