@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.serializers import (
+    ERROR_415,
     ApiErrorOutput,
     AuthTokenInput,
     AuthTokenOutput,
@@ -33,6 +34,7 @@ class UserRegisterApi(APIView):
         responses={
             201: UserOutput,
             400: OpenApiResponse(ApiErrorOutput, description="Invalid input or username taken."),
+            415: ERROR_415,
             429: OpenApiResponse(ApiErrorOutput, description="Too many attempts."),
         },
     )
@@ -57,6 +59,7 @@ class AuthTokenApi(APIView):
         responses={
             200: AuthTokenOutput,
             400: OpenApiResponse(ApiErrorOutput, description="Wrong username or password."),
+            415: ERROR_415,
             429: OpenApiResponse(ApiErrorOutput, description="Too many attempts."),
         },
     )
