@@ -123,3 +123,21 @@ def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
             status=status.HTTP_404_NOT_FOUND,
         )
     return page_not_found(request, exception)
+
+
+UNSUPPORTED_MEDIA_TYPE = {
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ApiError"}}},
+    "description": "The body's media type is not one this operation takes.",
+}
+
+
+def document_unsupported_media_type(
+    result: dict[str, Any], generator: object, request: object, public: bool
+) -> dict[str, Any]:
+    """drf-spectacular postprocessing hook: every operation with a request body can answer 415
+    (a body without a Content-Type, or in a media type none of its parsers reads)."""
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            if "requestBody" in operation:
+                operation["responses"].setdefault("415", UNSUPPORTED_MEDIA_TYPE)
+    return result

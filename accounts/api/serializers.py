@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from drf_spectacular.utils import inline_serializer
 from rest_framework import serializers
 
 from accounts.models import User
@@ -14,11 +14,6 @@ ApiErrorOutput = inline_serializer(
         "detail": serializers.CharField(),
         "fields": serializers.DictField(child=serializers.ListField(child=serializers.CharField())),
     },
-)
-# Any operation with a request body: a body without a Content-Type, or in a media type that
-# none of its parsers reads.
-ERROR_415 = OpenApiResponse(
-    ApiErrorOutput, description="The body's media type is not one this operation takes."
 )
 
 

@@ -10,7 +10,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.api.serializers import (
-    ERROR_415,
     ApiErrorOutput,
     AuthTokenInput,
     AuthTokenOutput,
@@ -34,7 +33,6 @@ class UserRegisterApi(APIView):
         responses={
             201: UserOutput,
             400: OpenApiResponse(ApiErrorOutput, description="Invalid input or username taken."),
-            415: ERROR_415,
             429: OpenApiResponse(ApiErrorOutput, description="Too many attempts."),
         },
     )
@@ -59,7 +57,6 @@ class AuthTokenApi(APIView):
         responses={
             200: AuthTokenOutput,
             400: OpenApiResponse(ApiErrorOutput, description="Wrong username or password."),
-            415: ERROR_415,
             429: OpenApiResponse(ApiErrorOutput, description="Too many attempts."),
         },
     )

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 from rest_framework.views import APIView
 
-from accounts.api.serializers import ERROR_415, ApiErrorOutput
+from accounts.api.serializers import ApiErrorOutput
 from accounts.models import User
 from config.api import JSONParser
 from config.pagination import Pagination
@@ -146,7 +146,6 @@ class VehicleListingApi(APIView):
             403: OpenApiResponse(ApiErrorOutput, description="Not the vehicle's owner."),
             404: OpenApiResponse(ApiErrorOutput, description="No such vehicle."),
             409: OpenApiResponse(ApiErrorOutput, description="Already listed."),
-            415: ERROR_415,
         },
     )
     def post(self, request: Request, vehicle_id: int) -> Response:
@@ -290,7 +289,6 @@ class OrderListApi(APIView):
             401: ERROR_401,
             404: OpenApiResponse(ApiErrorOutput, description="Unknown symbol."),
             409: ERROR_409,
-            415: ERROR_415,
             429: ERROR_429,
         },
     )

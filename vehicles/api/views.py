@@ -15,7 +15,7 @@ from rest_framework.permissions import IsAuthenticatedOrReadOnly
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from accounts.api.serializers import ERROR_415, ApiErrorOutput
+from accounts.api.serializers import ApiErrorOutput
 from accounts.models import User
 from vehicles.api.serializers import (
     VehicleCreateInput,
@@ -58,7 +58,7 @@ class VehicleListApi(GenericAPIView):
         tags=["vehicles"],
         summary="Register a vehicle you own",
         request=VehicleCreateInput,
-        responses={201: VehicleDetailOutput, 400: ERROR_400, 401: ERROR_401, 415: ERROR_415},
+        responses={201: VehicleDetailOutput, 400: ERROR_400, 401: ERROR_401},
     )
     def post(self, request: Request) -> Response:
         data = VehicleCreateInput(data=request.data)
@@ -94,7 +94,6 @@ class VehicleDetailApi(GenericAPIView):
             401: ERROR_401,
             403: ERROR_403,
             404: ERROR_404,
-            415: ERROR_415,
         },
     )
     def patch(self, request: Request, vehicle_id: int) -> Response:
