@@ -15,6 +15,7 @@ from celery.schedules import crontab
 from celery.signals import worker_process_init
 
 from config.memory import tune_garbage_collector
+from market.calendar import get_calendar
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -28,8 +29,6 @@ def _prepare_pool_process(**kwargs: Any) -> None:
     """In each pool process, once Django and the tasks are loaded (an auction allocates tens of
     thousands of objects that live until its flush). The calendar loads its holiday rules
     first, not in the first task."""
-    from market.calendar import get_calendar
-
     get_calendar()
     tune_garbage_collector()
 
