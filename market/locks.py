@@ -2,7 +2,10 @@
 
 1. the instrument row: the book's mutex; its orders and positions change only under it;
 2. cash accounts, by primary key: they are shared across instruments, so every transaction
-   that locks several takes them in ascending primary key order and cannot deadlock;
+   that locks several takes them in ascending primary key order and cannot deadlock. A book
+   step reads them unlocked and locks them only when it writes them, at its flush
+   (market/services/book.py, `BookSession.settle_cash`), so that no instrument's step holds an
+   account while it matches;
 3. audit chain heads, by name, last: a transaction takes them when it writes its audit events
    and waits for nothing after them but its commit.
 
@@ -12,6 +15,7 @@ On SQLite `select_for_update` is a no-op; there IMMEDIATE transactions serialize
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 
 from market.errors import InstrumentNotFound
 from market.models import AuditChain, CashAccount, CashAccountKind, Instrument
@@ -32,11 +36,47 @@ def cash_accounts_for_update(user_ids: Iterable[int]) -> dict[int, CashAccount]:
     wanted = set(user_ids)
     if not wanted:
         return {}
-    existing = set(CashAccount.objects.filter(user_id__in=wanted).values_list("user_id", flat=True))
-    for user_id in wanted - existing:
+    _open_missing(
+        wanted, CashAccount.objects.filter(user_id__in=wanted).values_list("user_id", flat=True)
+    )
+    return _by_user(
+        CashAccount.objects.select_for_update(no_key=True).filter(user_id__in=wanted).order_by("pk")
+    )
+
+
+def cash_accounts_unlocked(user_ids: Iterable[int]) -> dict[int, CashAccount]:
+    """The users' cash accounts as they stand, opening any that is missing, without a lock: a
+    snapshot to lock and rebase before anything is written from it (`locked_cash_amounts`)."""
+    wanted = set(user_ids)
+    if not wanted:
+        return {}
+    found = _by_user(CashAccount.objects.filter(user_id__in=wanted))
+    if _open_missing(wanted, found):
+        found = _by_user(CashAccount.objects.filter(user_id__in=wanted))
+    return found
+
+
+def _open_missing(wanted: set[int], present: Iterable[int | None]) -> bool:
+    missing = wanted.difference(present)
+    for user_id in missing:
         CashAccount.objects.get_or_create(user_id=user_id, defaults={"kind": CashAccountKind.USER})
-    accounts = CashAccount.objects.select_for_update().filter(user_id__in=wanted).order_by("pk")
+    return bool(missing)
+
+
+def _by_user(accounts: Iterable[CashAccount]) -> dict[int, CashAccount]:
     return {account.user_id: account for account in accounts if account.user_id is not None}
+
+
+def locked_cash_amounts(account_ids: Iterable[int]) -> dict[int, tuple[Decimal, Decimal]]:
+    """Lock the cash accounts in primary key order; each one's balance and reservation as
+    they stand now, by primary key."""
+    rows = (
+        CashAccount.objects.select_for_update(no_key=True)
+        .filter(pk__in=set(account_ids))
+        .order_by("pk")
+        .values_list("pk", "balance_amount", "reserved_amount")
+    )
+    return {pk: (balance, reserved) for pk, balance, reserved in rows}
 
 
 def audit_chains_for_update(names: Iterable[str]) -> dict[str, AuditChain]:

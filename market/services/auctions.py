@@ -86,7 +86,7 @@ def auction_run(
         _track_by_pk(session, {cast(int, order_id) for order_id in (*ending_ids, *result.fills)})
         ending = [session.orders[order_id] for order_id in ending_ids]
         involved = {order.user_id for order in session.orders.values()}
-        session.lock_accounts(involved)
+        session.load_accounts(involved)
 
         record = AuctionRecord.objects.create(
             instrument=instrument,

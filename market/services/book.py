@@ -1,9 +1,17 @@
 """The working set of one locked instrument inside one transaction.
 
 Order placement, cancels, auctions and expiry all run the same way: lock the instrument row,
-load what the step needs, lock every cash account involved at once (in primary key order),
-change the rows in memory, and write them back in bulk with `flush()`. Money moves only here
-and in `market.services.ledger`.
+load what the step needs with the cash accounts involved, change the rows in memory, and write
+them back in bulk with `flush()`. Money moves only here and in `market.services.ledger`.
+
+Cash accounts are shared by every instrument, so a step reads them unlocked and locks them (in
+primary key order) only at its flush, just before it writes them; otherwise each step would hold
+its traders' accounts while it matches, and the steps of other instruments those traders trade
+would queue behind it (docs/market-decisions.md, Concurrency). What a step does to an account
+is a sum of amounts that do not depend on its balance (reservations, costs, proceeds), so at
+the flush it is added to the account as it then stands. Only the step's cash checks read the
+balance: the flush verifies that each would still decide the same, and if one would not, the
+step is run again with its accounts locked first (`CashMovedMeanwhile`).
 """
 
 from __future__ import annotations
@@ -17,7 +25,8 @@ from django.conf import settings
 from django.db import router
 from django.utils import timezone
 
-from market.locks import cash_accounts_for_update
+from market.errors import InsufficientCash
+from market.locks import cash_accounts_for_update, cash_accounts_unlocked, locked_cash_amounts
 from market.models import (
     AuctionRecord,
     AuditEvent,
@@ -78,9 +87,11 @@ def reservation_for(order: Order, quantity: int | None = None) -> Decimal:
     return buy_reservation(limit, remaining, buyer_rate())
 
 
-class AccountsNotLocked(Exception):
-    """A step met an order whose owner's cash account it did not lock (market.services.orders,
-    `lock_likely_counterparties`). Nothing has been written; the step must be rerun."""
+class CashMovedMeanwhile(Exception):
+    """Another transaction moved a trader's cash between this step's read of the account and
+    its lock at the flush, so that one of the step's cash checks would now decide otherwise.
+    The step's transaction must be rolled back and the step run again with its accounts locked
+    first (`BookSession(lock_cash_first=True)`)."""
 
 
 @dataclass
@@ -93,11 +104,25 @@ class Execution:
 
 
 class BookSession:
-    def __init__(self, instrument: Instrument, *, now: datetime, trading_date: date):
+    def __init__(
+        self,
+        instrument: Instrument,
+        *,
+        now: datetime,
+        trading_date: date,
+        lock_cash_first: bool = False,
+    ):
         self.instrument = instrument
         self.now = now
         self.trading_date = trading_date
         self.accounts: dict[int, CashAccount] = {}
+        self._lock_cash_first = lock_cash_first
+        # By user id: each account's balance and reservation as this step last read them, and
+        # what its cash checks decided: the tightest accepted (needed minus available, at
+        # most zero) and whether any was refused.
+        self._cash_seen: dict[int, tuple[Decimal, Decimal]] = {}
+        self._tightest_accepted: dict[int, Decimal] = {}
+        self._refused_cash: set[int] = set()
         self.positions: dict[int, Position] = {}
         # Keyed by primary key; the engine hands the same ids back as fill and match ids.
         self.orders: dict[Hashable, Order] = {}
@@ -107,7 +132,7 @@ class BookSession:
         self._dirty_positions: set[int] = set()
         self._audit: list[AuditEvent] = []
         self._instrument_changed = False
-        self._accounts_locked = False
+        self._accounts_loaded = False
         self.placed: list[Order] = []  # accepted this step, for the real-time streams
         # New orders are written at the flush, in one statement, with ids taken up front.
         self.new_orders: list[Order] = []
@@ -133,13 +158,19 @@ class BookSession:
         self.new_orders.append(order)
         self.track([order])
 
-    def lock_accounts(self, user_ids: Iterable[int]) -> None:
-        """Lock every cash account this step touches, once, in primary key order, and load the
-        users' positions in this instrument (guarded by the instrument lock)."""
-        assert not self._accounts_locked, "accounts are locked once per step, all together"
-        self._accounts_locked = True
+    def load_accounts(self, user_ids: Iterable[int]) -> None:
+        """Load every cash account this step may touch, once, unlocked unless `lock_cash_first`
+        (the flush locks them), and the users' positions in this instrument (guarded by the
+        instrument lock)."""
+        assert not self._accounts_loaded, "accounts are loaded once per step, all together"
+        self._accounts_loaded = True
         wanted = set(user_ids)
-        self.accounts = cash_accounts_for_update(wanted)
+        read = cash_accounts_for_update if self._lock_cash_first else cash_accounts_unlocked
+        self.accounts = read(wanted)
+        self._cash_seen = {
+            user_id: (account.balance_amount, account.reserved_amount)
+            for user_id, account in self.accounts.items()
+        }
         self.positions = {
             position.user_id: position
             for position in Position.objects.filter(instrument=self.instrument, user_id__in=wanted)
@@ -153,6 +184,16 @@ class BookSession:
         return position
 
     # --- reservations ---------------------------------------------------------------------
+
+    def require_cash(self, user_id: int, needed: Decimal) -> None:
+        """Refuse unless the user has `needed` available now, and remember the decision for the
+        flush to verify against the locked account."""
+        available = self.accounts[user_id].available_amount
+        if available < needed:
+            self._refused_cash.add(user_id)
+            raise InsufficientCash(needed=needed, available=available, field="quantity")
+        gap = needed - available
+        self._tightest_accepted[user_id] = max(gap, self._tightest_accepted.get(user_id, gap))
 
     def reserve(self, order: Order) -> None:
         """Lock the cash (buys) or shares (sells) an accepted order needs."""
@@ -201,9 +242,6 @@ class BookSession:
         auction: AuctionRecord | None = None,
     ) -> Trade:
         """One trade: shares from seller to buyer, cash the other way, fees to the platform."""
-        if buy.user_id not in self.accounts or sell.user_id not in self.accounts:
-            # Before anything is written: the caller reruns the step with more accounts locked.
-            raise AccountsNotLocked(f"accounts of {buy.user_id} and {sell.user_id}")
         assert buy.user_id != sell.user_id, "self-trades are prevented before matching"
         assert 0 < quantity <= min(buy.remaining_quantity, sell.remaining_quantity)
         rate = Decimal(settings.MARKET_COMMISSION_RATE)
@@ -297,20 +335,46 @@ class BookSession:
         inserted = {order.pk for order in new}
         if updated := [order for order in orders if order.pk not in inserted]:
             bulk_update_rows(updated, ORDER_FIELDS)
-        accounts = [self.accounts[user_id] for user_id in sorted(self._dirty_accounts)]
-        if accounts:
-            bulk_update_rows(accounts, ["balance_amount", "reserved_amount"])
         self._write_positions()
         if self._instrument_changed:
             self.instrument.save(update_fields=["last_price", "last_trade_at", "updated_at"])
+        # As late as it can be: from here to the commit other instruments' steps wait for them.
+        accounts = self._settle_cash()
         audit_write(self._audit)
         placed, self.placed = self.placed, []
         record_book_step(instrument=self.instrument, trades=trades, orders=[*orders, *placed], accounts=accounts, positions=[self.positions[user_id] for user_id in sorted(self._dirty_positions)])  # fmt: skip  # real-time streams (market/outbox.py)
         self._dirty_orders.clear()
         self._dirty_accounts.clear()
+        self._tightest_accepted.clear()
+        self._refused_cash.clear()
         self._dirty_positions.clear()
         self._audit = []
         self._instrument_changed = False
+
+    def _settle_cash(self) -> list[CashAccount]:
+        """Lock the accounts this step changed or checked, in primary key order; add its changes
+        to each as it stands now, once the step's cash checks are verified to decide the same
+        on it; write the changed ones. Returns them."""
+        checked = self._dirty_accounts | self._tightest_accepted.keys() | self._refused_cash
+        if checked and not self._lock_cash_first:
+            current = locked_cash_amounts(self.accounts[user_id].pk for user_id in checked)
+            for user_id in checked:
+                account = self.accounts[user_id]
+                seen_balance, seen_reserved = self._cash_seen[user_id]
+                balance, reserved = current[account.pk]
+                moved = (balance - reserved) - (seen_balance - seen_reserved)
+                if moved and (
+                    user_id in self._refused_cash
+                    or moved < self._tightest_accepted.get(user_id, moved)
+                ):
+                    raise CashMovedMeanwhile(f"user {user_id}: available cash moved by {moved}")
+                account.balance_amount += balance - seen_balance
+                account.reserved_amount += reserved - seen_reserved
+                self._cash_seen[user_id] = (balance, reserved)
+        accounts = [self.accounts[user_id] for user_id in sorted(self._dirty_accounts)]
+        if accounts:
+            bulk_update_rows(accounts, ["balance_amount", "reserved_amount"])
+        return accounts
 
     def _insert_orders(self, orders: list[Order]) -> None:
         fields = Order._meta.concrete_fields

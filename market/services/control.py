@@ -124,7 +124,7 @@ def market_delist(
         orders = session.track(
             Order.objects.filter(instrument=instrument, status__in=OPEN_STATUSES).order_by("pk")
         )
-        session.lock_accounts({order.user_id for order in orders})
+        session.load_accounts({order.user_id for order in orders})
         for order in orders:
             session.close(order, OrderStatus.CANCELLED)
         instrument.status = InstrumentStatus.DELISTED

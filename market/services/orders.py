@@ -9,7 +9,6 @@ business rejection is its outcome, never an exception that would undo the rest o
 from __future__ import annotations
 
 import copy
-from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -20,12 +19,11 @@ from django.db.models import Count, Q
 
 from market import clock
 from market.engine import Order as EngineOrder
-from market.engine import OrderBook, SelfTradeError
+from market.engine import OrderBook
 from market.errors import (
     DomainError,
     DuplicateClientOrderId,
     InstrumentDelisted,
-    InsufficientCash,
     InsufficientShares,
     InvalidOrder,
     IocOutsideContinuous,
@@ -101,8 +99,9 @@ def order_place(
     time_in_force: str = TimeInForce.DAY,
     client_order_id: str | None = None,
 ) -> Order:
-    """Validate, reserve, match and store one order. Locks: the instrument, then the cash
-    accounts of everyone the order's batch will trade with (docs/market-decisions.md). Runs in the instrument's next combined batch
+    """Validate, reserve, match and store one order. Locks: the instrument, then, at the
+    batch's write, the cash accounts it changes or checks (docs/market-decisions.md). Runs in
+    the instrument's next combined batch
     (market/services/sequencer.py) and returns once that batch has committed. Returns the order
     with `was_replayed` set when `client_order_id` repeats an earlier identical order."""
     command = validate_place(
@@ -129,7 +128,7 @@ def order_place(
 
 def order_cancel(*, user_id: int, order_id: int, actor_id: int | None = None) -> Order:
     """Cancel `user_id`'s open order and release its reservation. Locks: the instrument, the
-    owner's cash account. Another user's order is reported as not found. `actor_id` names an
+    owner's cash account (a buy's). Another user's order is reported as not found. `actor_id` names an
     operator acting for the owner, for the audit trail."""
     symbol = (
         Order.objects.filter(pk=order_id, user_id=user_id)
@@ -217,19 +216,20 @@ def book_execute(
     commands: list[Command],
     *,
     now: datetime | None = None,
-    lock_likely_counterparties: bool = False,
+    lock_cash_first: bool = False,
 ) -> list[Outcome]:
     """Run `commands` in order against the locked `instrument`'s book; one outcome each.
 
-    The cash accounts locked are those of the commands' users and, by default, of every resting
-    order the batch could cross. With `lock_likely_counterparties`, only the owners of the
-    resting orders a dry run of the batch meets are locked (`_likely_counterparties`), so that
-    batches of different instruments do not queue on accounts they never touch; if the batch
-    then meets another owner, it raises AccountsNotLocked before writing anything, and the
-    caller runs it again without the option."""
+    The cash accounts of the commands' users and of every resting order the batch could cross
+    are read unlocked, and those it changes or checks are locked at its write, unless
+    `lock_cash_first` (market/services/book.py). Raises CashMovedMeanwhile when another
+    transaction moved one of them meanwhile so that a cash check would decide otherwise; the
+    caller then rolls back and runs the batch again with `lock_cash_first`."""
     now = now or clock.now()
     phase = instrument_phase(instrument, now=now)
-    session = BookSession(instrument, now=now, trading_date=trading_date_at(now))
+    session = BookSession(
+        instrument, now=now, trading_date=trading_date_at(now), lock_cash_first=lock_cash_first
+    )
     places = [command for command in commands if isinstance(command, PlaceOrder)]
     cancels = [command for command in commands if isinstance(command, CancelOrder)]
 
@@ -253,11 +253,8 @@ def book_execute(
             book.add_resting(_engine_order(order))
     user_ids = {command.user_id for command in commands}
     user_ids |= {order.user_id for order in cancel_targets.values()}
-    if lock_likely_counterparties:
-        user_ids |= _likely_counterparties(instrument, crossable, commands, cancel_targets)
-    else:
-        user_ids |= {order.user_id for order in crossable}
-    session.lock_accounts(user_ids)
+    user_ids |= {order.user_id for order in crossable}
+    session.load_accounts(user_ids)
     for order in cancel_targets.values():
         if order.is_open:
             session.position(order.user_id)
@@ -305,50 +302,6 @@ def _attach_known_fills(
         if id(command) in places or outcome.filled_quantity == 0:
             outcome.instrument = session.instrument
             outcome.known_fills = fills.get(outcome.pk, [])  # type: ignore[attr-defined]
-
-
-def _likely_counterparties(
-    instrument: Instrument,
-    crossable: list[Order],
-    commands: list[Command],
-    cancel_targets: dict[int, Order],
-) -> set[int]:
-    """The owners of the resting orders the batch meets if every order is accepted: a dry run
-    on a copy of the book, market orders at their collar as immediate-or-cancel limits. Refused
-    orders in the real run only take less, so it meets these owners or fewer; in the rare case
-    it meets another (a refused order that rested here shielded an older one), BookSession
-    raises AccountsNotLocked."""
-    if not crossable:
-        return set()
-    dry_book = OrderBook()
-    for order in crossable:
-        dry_book.add_resting(_engine_order(order))
-    owner_of: dict[Hashable, int] = {order.pk: order.user_id for order in crossable}
-    owners: set[int] = set()
-    reference = instrument.reference_price
-    for n, command in enumerate(commands):
-        if isinstance(command, CancelOrder):
-            target = cancel_targets.get(command.order_id)
-            if target is not None and target.user_id == command.user_id:
-                dry_book.cancel(target.pk)
-            continue
-        is_market = command.type == OrderType.MARKET
-        probe = EngineOrder(
-            ("dry run", n),
-            command.side,
-            command.quantity,
-            _limit_for(command, reference) if is_market else command.price,
-            2**62 + n,
-            command.user_id,
-            TimeInForce.IOC if is_market else command.time_in_force,
-        )
-        try:
-            fills = dry_book.submit(probe)
-        except SelfTradeError:
-            continue  # refused in the real run too
-        # Makers placed earlier in the batch (dry-run ids) belong to its own users, locked anyway.
-        owners |= {owner_of[fill.maker_id] for fill in fills if fill.maker_id in owner_of}
-    return owners
 
 
 def _refused_command(command: Command) -> dict[str, object]:
@@ -624,12 +577,7 @@ def _probe(order: Order) -> EngineOrder:
 
 def _check_funds(session: BookSession, order: Order) -> None:
     if order.side == Side.BUY:
-        needed = reservation_for(order)
-        account = session.accounts[order.user_id]
-        if account.available_amount < needed:
-            raise InsufficientCash(
-                needed=needed, available=account.available_amount, field="quantity"
-            )
+        session.require_cash(order.user_id, reservation_for(order))
     else:
         position = session.position(order.user_id)
         if position.available_quantity < order.quantity:

@@ -146,18 +146,18 @@ def run_instrument_batch(
     commands: list[object],
     committed: Callable[[list[object]], None] | None = None,
     *,
-    lock_likely_counterparties: bool = True,
+    lock_cash_first: bool = False,
 ) -> list[object]:
     """One transaction for the whole batch. If the batch hits a uniqueness race (the same
     client_order_id sent at once on two instruments), each command is rerun on its own, so one
-    command's conflict never fails the others. The batch first locks only the cash accounts it
-    is likely to touch; if it meets another, it is rolled back and run again with every account
-    it could touch locked (book_execute).
+    command's conflict never fails the others. The batch locks its cash accounts only when it
+    writes them; if another transaction moved one meanwhile so that a cash check would decide
+    otherwise, the batch is rolled back and run again with them locked first (book_execute).
 
     `committed` is called with the outcomes right after the commit, before the after-commit
     work the batch registered (it is registered first, and Django runs them in order); not at
     all when the batch rolls back."""
-    from market.services.book import AccountsNotLocked
+    from market.services.book import CashMovedMeanwhile
     from market.services.orders import book_execute
 
     try:
@@ -169,11 +169,11 @@ def run_instrument_batch(
             outcomes += book_execute(
                 instrument,
                 commands,  # type: ignore[arg-type]
-                lock_likely_counterparties=lock_likely_counterparties,
+                lock_cash_first=lock_cash_first,
             )
             return outcomes
-    except AccountsNotLocked:
-        return run_instrument_batch(symbol, commands, committed, lock_likely_counterparties=False)
+    except CashMovedMeanwhile:
+        return run_instrument_batch(symbol, commands, committed, lock_cash_first=True)
     except DomainError as error:
         return [error] * len(commands)
     except IntegrityError:

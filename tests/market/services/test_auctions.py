@@ -426,7 +426,7 @@ def collect_orders(instrument: Instrument, specs: list[tuple[int, str, int, Deci
             ]
         )
         session.track(orders)
-        session.lock_accounts({order.user_id for order in orders})
+        session.load_accounts({order.user_id for order in orders})
         for order in orders:
             session.reserve(order)
         session.flush()
