@@ -4,7 +4,7 @@
 2. cash accounts, by primary key: they are shared across instruments, so every transaction
    that locks several takes them in ascending primary key order and cannot deadlock. A book
    step reads them unlocked and locks them only when it writes them, at its flush
-   (market/services/book.py, `BookSession.settle_cash`), so that no instrument's step holds an
+   (market/services/book.py, `BookSession._settle_cash`), so that no instrument's step holds an
    account while it matches;
 3. audit chain heads, by name, last: a transaction takes them when it writes its audit events
    and waits for nothing after them but its commit.

@@ -12,7 +12,7 @@ import pytest
 from django.db import connection
 
 from market.errors import InsufficientCash
-from market.models import CashAccount, Order, OrderStatus
+from market.models import CashAccount, Order, OrderStatus, Trade
 from market.services import book
 from market.services.ledger import cash_deposit, cash_withdraw
 from market.services.orders import PlaceOrder, order_place
@@ -123,6 +123,35 @@ def test_a_refused_order_locks_the_account_it_checked(
     assert isinstance(refused, InsufficientCash)
     assert locked_users == [{poor.pk}]
     assert cash(poor) == (Decimal("10.00"), Decimal("0.00"))
+
+
+@pytest.mark.django_db
+def test_a_refused_order_that_shielded_an_older_one_leaves_the_batch_trading_with_the_older(
+    continuous_instrument, make_trader, locked_users
+):
+    instrument = continuous_instrument()
+    owner = instrument.vehicle.owner
+    resting, poor = make_trader(cash="1000.00"), make_trader(cash="10.00")
+    resting_bid = bid(resting, instrument, "98.00")
+    locked_users.clear()
+    # Accepted, the poor trader's bid would rest at 99.00 and the owner's sell would meet it;
+    # it is refused, so the sell meets the older resting bid, whose owner's cash the batch
+    # read with every other owner it could cross.
+
+    refused, sold = run_instrument_batch(
+        instrument.symbol, [buy(poor, "99.00", 5), sell(owner, "98.00", 5)]
+    )
+
+    assert isinstance(refused, InsufficientCash)
+    assert sold.status == OrderStatus.FILLED
+    [trade] = Trade.objects.all()
+    assert (trade.buy_order_id, trade.price, trade.quantity) == (
+        resting_bid.pk,
+        Decimal("98.00"),
+        5,
+    )
+    assert locked_users == [{owner.pk, poor.pk, resting.pk}]
+    assert Order.objects.filter(user=poor).count() == 0
 
 
 # Below, another transaction really commits between the batch's read and its lock: PostgreSQL,
