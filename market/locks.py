@@ -1,6 +1,9 @@
 """Every row lock the market takes, in one place and one order (STYLE.md, Locking):
 
-1. the instrument row: the book's mutex; its orders and positions change only under it;
+1. the instrument row: the book's mutex; its orders and positions change only under it. A step
+   of several instruments (the order sequencer's) waits for one of them at most, before it
+   holds any lock, and takes the others only if they are free (`instruments_for_update`);
+   every other transaction locks one instrument;
 2. cash accounts, by primary key: they are shared across instruments, so every transaction
    that locks several takes them in ascending primary key order and cannot deadlock. A book
    step reads them unlocked and locks them only when it writes them, at its flush
@@ -29,6 +32,29 @@ def instrument_for_update(*, symbol: str | None = None, pk: int | None = None) -
         return queryset.get(symbol=(symbol or "").upper())
     except Instrument.DoesNotExist:
         raise InstrumentNotFound(symbol=symbol or pk, field="symbol") from None
+
+
+def instruments_for_update(
+    symbols: Iterable[str], *, wait_for: str | None = None
+) -> dict[str, Instrument]:
+    """Lock the instruments of `symbols` that no other transaction holds, skipping the others
+    (`SKIP LOCKED`): by symbol, in primary key order. `wait_for`, one of them, is waited for and
+    locked first. Called before the transaction holds any lock, so it waits for one row at most
+    and with nothing held: no two such transactions can deadlock, whatever they lock."""
+    locked: dict[str, Instrument] = {}
+    if wait_for is not None:
+        locked.update(
+            (instrument.symbol, instrument)
+            for instrument in Instrument.objects.select_for_update().filter(symbol=wait_for)
+        )
+    if others := set(symbols) - {wait_for}:
+        locked.update(
+            (instrument.symbol, instrument)
+            for instrument in Instrument.objects.select_for_update(skip_locked=True)
+            .filter(symbol__in=others)
+            .order_by("pk")
+        )
+    return dict(sorted(locked.items(), key=lambda item: item[1].pk))
 
 
 def cash_accounts_for_update(user_ids: Iterable[int]) -> dict[int, CashAccount]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
@@ -204,26 +204,35 @@ def _relay_after_commit(streams: tuple[str, ...]) -> None:
 
 def record_book_step(
     *,
-    instrument: Instrument,
+    instruments: Mapping[int, Instrument],
     trades: Sequence[Trade],
     orders: Sequence[Order],
     accounts: Sequence[CashAccount],
     positions: Sequence[Position],
 ) -> None:
-    """Everything one locked step of a book changed (BookSession.flush): the trades, the
-    book, and each owner's orders (new or changed; one event each), fills, positions, cash
-    and notifications."""
+    """Everything one locked step of one or more books changed (BookSession.flush), by primary
+    key of its instruments: the trades and the book of each, and each owner's orders (new or
+    changed; one event each), fills, positions, cash and notifications."""
     orders = list({order.pk: order for order in orders}.values())
-    symbol = instrument.symbol
-    public = instrument_stream(symbol)
-    events = [event(public, "trade", trade_data(trade, symbol)) for trade in trades]
-    if orders or trades:
-        events.append(event(public, BOOK))
-    if trades:
-        events.append(event(public, TICKER))
+    events: list[OutboxEvent] = []
+    for pk, instrument in sorted(instruments.items()):
+        symbol = instrument.symbol
+        public = instrument_stream(symbol)
+        traded_here = [trade for trade in trades if trade.instrument_id == pk]
+        events += [event(public, "trade", trade_data(trade, symbol)) for trade in traded_here]
+        if traded_here or any(order.instrument_id == pk for order in orders):
+            events.append(event(public, BOOK))
+        if traded_here:
+            events.append(event(public, TICKER))
+
+    def symbol_of(row: Order | Trade | Position) -> str:
+        return instruments[row.instrument_id].symbol
+
     for order in orders:
-        events.append(event(user_stream(order.user_id), "order", order_data(order, symbol)))
+        data = order_data(order, symbol_of(order))
+        events.append(event(user_stream(order.user_id), "order", data))
     for trade in trades:
+        symbol = symbol_of(trade)
         events.append(
             event(user_stream(trade.buyer_id), "fill", fill_data(trade, side="buy", symbol=symbol))
         )
@@ -234,7 +243,11 @@ def record_book_step(
         )
     for position in positions:
         events.append(
-            event(user_stream(position.user_id), "position", position_data(position, symbol))
+            event(
+                user_stream(position.user_id),
+                "position",
+                position_data(position, symbol_of(position)),
+            )
         )
     for account in accounts:
         if account.user_id is not None:
@@ -250,7 +263,7 @@ def record_book_step(
             )
     traded = {trade.buy_order_id for trade in trades} | {trade.sell_order_id for trade in trades}
     found = (
-        notifications.order_notification(order, symbol=symbol, traded=order.pk in traded)
+        notifications.order_notification(order, symbol=symbol_of(order), traded=order.pk in traded)
         for order in orders
     )
     events += _notification_events(notifications.notifications_write([n for n in found if n]))

@@ -3,6 +3,7 @@ have run for the trading date, never of which process happened to be alive (MARK
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date, datetime
 from enum import StrEnum
 
@@ -56,3 +57,18 @@ def instrument_phase(
         return Phase.CONTINUOUS
     # Before 09:30, or after it while the opening auction is still due (the clock catches up).
     return Phase.PRE_OPEN
+
+
+def instrument_phases(instruments: Iterable[Instrument], *, now: datetime) -> dict[int, Phase]:
+    """Each instrument's phase by primary key, with one query for today's auctions of all."""
+    instruments = list(instruments)
+    day = trading_date_at(now)
+    ran: dict[int, set[str]] = {instrument.pk: set() for instrument in instruments}
+    for instrument_id, kind in AuctionRecord.objects.filter(
+        instrument__in=instruments, trading_date=day
+    ).values_list("instrument_id", "kind"):
+        ran[instrument_id].add(kind)
+    return {
+        instrument.pk: instrument_phase(instrument, now=now, auction_kinds=ran[instrument.pk])
+        for instrument in instruments
+    }

@@ -1,8 +1,10 @@
-"""The working set of one locked instrument inside one transaction.
+"""The working set of one or more locked instruments inside one transaction.
 
-Order placement, cancels, auctions and expiry all run the same way: lock the instrument row,
+Order placement, cancels, auctions and expiry all run the same way: lock the instrument rows,
 load what the step needs with the cash accounts involved, change the rows in memory, and write
-them back in bulk with `flush()`. Money moves only here and in `market.services.ledger`.
+them back in bulk with `flush()`. A step may span several instruments (the order sequencer runs
+the pending orders of every instrument it could lock as one step): they share the step's cash
+accounts, its statements and its commit. Money moves only here and in `market.services.ledger`.
 
 Cash accounts are shared by every instrument, so a step reads them unlocked and locks them (in
 primary key order) only at its flush, just before it writes them; otherwise each step would hold
@@ -106,13 +108,17 @@ class Execution:
 class BookSession:
     def __init__(
         self,
-        instrument: Instrument,
+        instruments: Instrument | Iterable[Instrument],
         *,
         now: datetime,
         trading_date: date,
         lock_cash_first: bool = False,
     ):
-        self.instrument = instrument
+        if isinstance(instruments, Instrument):
+            instruments = [instruments]
+        self.instruments: dict[int, Instrument] = {
+            instrument.pk: instrument for instrument in instruments
+        }
         self.now = now
         self.trading_date = trading_date
         self.accounts: dict[int, CashAccount] = {}
@@ -123,20 +129,27 @@ class BookSession:
         self._cash_seen: dict[int, tuple[Decimal, Decimal]] = {}
         self._tightest_accepted: dict[int, Decimal] = {}
         self._refused_cash: set[int] = set()
-        self.positions: dict[int, Position] = {}
+        # By (instrument id, user id).
+        self.positions: dict[tuple[int, int], Position] = {}
         # Keyed by primary key; the engine hands the same ids back as fill and match ids.
         self.orders: dict[Hashable, Order] = {}
         self.executions: list[Execution] = []
         self._dirty_orders: set[int] = set()
         self._dirty_accounts: set[int] = set()
-        self._dirty_positions: set[int] = set()
+        self._dirty_positions: set[tuple[int, int]] = set()
         self._audit: list[AuditEvent] = []
-        self._instrument_changed = False
+        self._changed_instruments: set[int] = set()
         self._accounts_loaded = False
         self.placed: list[Order] = []  # accepted this step, for the real-time streams
         # New orders are written at the flush, in one statement, with ids taken up front.
         self.new_orders: list[Order] = []
         self._free_order_ids: list[int] = []
+
+    @property
+    def instrument(self) -> Instrument:
+        """The step's instrument, when it has one."""
+        [instrument] = self.instruments.values()
+        return instrument
 
     # --- loading --------------------------------------------------------------------------
 
@@ -160,8 +173,8 @@ class BookSession:
 
     def load_accounts(self, user_ids: Iterable[int]) -> None:
         """Load every cash account this step may touch, once, unlocked unless `lock_cash_first`
-        (the flush locks them), and the users' positions in this instrument (guarded by the
-        instrument lock)."""
+        (the flush locks them), and the users' positions in the step's instruments (guarded by
+        the instrument locks)."""
         assert not self._accounts_loaded, "accounts are loaded once per step, all together"
         self._accounts_loaded = True
         wanted = set(user_ids)
@@ -172,15 +185,18 @@ class BookSession:
             for user_id, account in self.accounts.items()
         }
         self.positions = {
-            position.user_id: position
-            for position in Position.objects.filter(instrument=self.instrument, user_id__in=wanted)
+            (position.instrument_id, position.user_id): position
+            for position in Position.objects.filter(
+                instrument_id__in=self.instruments, user_id__in=wanted
+            )
         }
 
-    def position(self, user_id: int) -> Position:
-        position = self.positions.get(user_id)
+    def position(self, user_id: int, instrument_id: int) -> Position:
+        key = (instrument_id, user_id)
+        position = self.positions.get(key)
         if position is None:
-            position = Position(user_id=user_id, instrument=self.instrument)
-            self.positions[user_id] = position
+            position = Position(user_id=user_id, instrument=self.instruments[instrument_id])
+            self.positions[key] = position
         return position
 
     # --- reservations ---------------------------------------------------------------------
@@ -206,8 +222,10 @@ class BookSession:
             account.reserved_amount += amount
             self._dirty_accounts.add(order.user_id)
         else:
-            self.position(order.user_id).reserved_quantity += order.remaining_quantity
-            self._dirty_positions.add(order.user_id)
+            self.position(
+                order.user_id, order.instrument_id
+            ).reserved_quantity += order.remaining_quantity
+            self._dirty_positions.add((order.instrument_id, order.user_id))
 
     def close(self, order: Order, status: str) -> None:
         """End an open order (cancelled, expired, filled) and release what it still locks."""
@@ -217,8 +235,9 @@ class BookSession:
                 self._dirty_accounts.add(order.user_id)
                 order.reserved_amount = ZERO
         elif order.remaining_quantity:
-            self.positions[order.user_id].reserved_quantity -= order.remaining_quantity
-            self._dirty_positions.add(order.user_id)
+            key = (order.instrument_id, order.user_id)
+            self.positions[key].reserved_quantity -= order.remaining_quantity
+            self._dirty_positions.add(key)
         order.status = status
         order.closed_at = self.now
         self._mark(order)
@@ -266,10 +285,12 @@ class BookSession:
         seller_account.balance_amount += notional - seller_fee
         self._dirty_accounts.update((buy.user_id, sell.user_id))
 
-        bought = self.position(buy.user_id)
+        instrument = self.instruments[buy.instrument_id]
+        assert sell.instrument_id == instrument.pk, "a trade is within one instrument"
+        bought = self.position(buy.user_id, instrument.pk)
         bought.quantity += quantity
         bought.cost_basis_amount += notional + buyer_fee
-        sold = self.positions[sell.user_id]
+        sold = self.positions[(instrument.pk, sell.user_id)]
         cost_of_sold = (
             sold.cost_basis_amount
             if quantity == sold.quantity
@@ -279,7 +300,7 @@ class BookSession:
         sold.reserved_quantity -= quantity
         sold.cost_basis_amount -= cost_of_sold
         sold.realized_pnl_amount += notional - seller_fee - cost_of_sold
-        self._dirty_positions.update((buy.user_id, sell.user_id))
+        self._dirty_positions.update(((instrument.pk, buy.user_id), (instrument.pk, sell.user_id)))
 
         for order, fee in ((buy, buyer_fee), (sell, seller_fee)):
             order.filled_quantity += quantity
@@ -292,13 +313,13 @@ class BookSession:
                 order.status = OrderStatus.PARTIALLY_FILLED
             self._mark(order)
 
-        self.instrument.last_price = price
-        self.instrument.last_trade_at = self.now
-        self._instrument_changed = True
+        instrument.last_price = price
+        instrument.last_trade_at = self.now
+        self._changed_instruments.add(instrument.pk)
         # Ids, not the objects: a related object assigned to a model costs a descriptor's
         # checks, and again at the write (an auction makes thousands of trades).
         trade = Trade(
-            instrument_id=self.instrument.pk,
+            instrument_id=instrument.pk,
             buy_order_id=buy.pk,
             sell_order_id=sell.pk,
             buyer_id=buy.user_id,
@@ -317,8 +338,10 @@ class BookSession:
         self.executions.append(Execution(trade=trade, buy_order=buy, sell_order=sell))
         return trade
 
-    def audit(self, action: str, **kwargs: object) -> None:
-        self._audit.append(audit_event(action=action, instrument_id=self.instrument.pk, **kwargs))  # type: ignore[arg-type]
+    def audit(self, action: str, *, instrument: Instrument | None = None, **kwargs: object) -> None:
+        """An audit event of `instrument` (default: the step's only one)."""
+        instrument_id = (instrument or self.instrument).pk
+        self._audit.append(audit_event(action=action, instrument_id=instrument_id, **kwargs))  # type: ignore[arg-type]
 
     # --- writing back ---------------------------------------------------------------------
 
@@ -336,20 +359,23 @@ class BookSession:
         if updated := [order for order in orders if order.pk not in inserted]:
             bulk_update_rows(updated, ORDER_FIELDS)
         self._write_positions()
-        if self._instrument_changed:
-            self.instrument.save(update_fields=["last_price", "last_trade_at", "updated_at"])
+        if changed := [self.instruments[pk] for pk in sorted(self._changed_instruments)]:
+            stamped_at = timezone.now()  # as auto_now would
+            for instrument in changed:
+                instrument.updated_at = stamped_at
+            bulk_update_rows(changed, ["last_price", "last_trade_at", "updated_at"])
         # As late as it can be: from here to the commit other instruments' steps wait for them.
         accounts = self._settle_cash()
         audit_write(self._audit)
         placed, self.placed = self.placed, []
-        record_book_step(instrument=self.instrument, trades=trades, orders=[*orders, *placed], accounts=accounts, positions=[self.positions[user_id] for user_id in sorted(self._dirty_positions)])  # fmt: skip  # real-time streams (market/outbox.py)
+        record_book_step(instruments=self.instruments, trades=trades, orders=[*orders, *placed], accounts=accounts, positions=[self.positions[key] for key in sorted(self._dirty_positions)])  # fmt: skip  # real-time streams (market/outbox.py)
         self._dirty_orders.clear()
         self._dirty_accounts.clear()
         self._tightest_accepted.clear()
         self._refused_cash.clear()
         self._dirty_positions.clear()
         self._audit = []
-        self._instrument_changed = False
+        self._changed_instruments.clear()
 
     def _settle_cash(self) -> list[CashAccount]:
         """Lock the accounts this step changed or checked, in primary key order; add its changes
@@ -386,7 +412,7 @@ class BookSession:
             order._state.db = database
 
     def _write_positions(self) -> None:
-        changed = [self.positions[user_id] for user_id in sorted(self._dirty_positions)]
+        changed = [self.positions[key] for key in sorted(self._dirty_positions)]
         for position in changed:
             position.updated_at = self.now
         new = [position for position in changed if position.pk is None]
@@ -400,7 +426,6 @@ class BookSession:
         # Rows, not model instances: an auction writes a transaction and three entries per
         # trade, thousands at once.
         revenue = system_account(CashAccountKind.REVENUE)
-        symbol = self.instrument.symbol
         written_at = timezone.now()  # as auto_now_add would
         movement_ids = next_ids(LedgerTransaction, len(trades))
         bulk_insert_rows(
@@ -413,6 +438,7 @@ class BookSession:
         )
         entries: list[tuple[int, int, Decimal, str, datetime]] = []
         for trade, movement_id in zip(trades, movement_ids, strict=True):
+            symbol = self.instruments[trade.instrument_id].symbol
             buyer_cost = trade.notional_amount + trade.buyer_fee_amount
             seller_proceeds = trade.notional_amount - trade.seller_fee_amount
             bought = f"Bought {trade.quantity} {symbol} @ {trade.price} incl. fee {trade.buyer_fee_amount}"

@@ -1,9 +1,10 @@
 """Placing and cancelling orders.
 
-`book_execute` is the matching step: a batch of commands (new orders, cancels) for one
-instrument, under one lock and one transaction. Each request runs a batch of one today; the
-same function serves a sequencer that combines concurrent requests (issue: speed). A command's
-business rejection is its outcome, never an exception that would undo the rest of the batch.
+`book_execute_many` is the matching step: a batch of commands (new orders, cancels) for each of
+one or more locked instruments, in one transaction. The sequencer (market/services/sequencer.py)
+runs the commands that concurrent requests of a process send, for every instrument it can lock,
+as one step. A command's business rejection is its outcome, never an exception that would undo
+the rest of the step.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from market.models import (
     TradeKind,
 )
 from market.money import is_on_tick, protection_price, to_decimal
-from market.phases import CALL_PHASES, Phase, instrument_phase, trading_date_at
+from market.phases import CALL_PHASES, Phase, instrument_phases, trading_date_at
 from market.services.book import BookSession, reservation_for
 from market.services.sequencer import sequencer
 
@@ -100,10 +101,10 @@ def order_place(
     client_order_id: str | None = None,
 ) -> Order:
     """Validate, reserve, match and store one order. Locks: the instrument, then, at the
-    batch's write, the cash accounts it changes or checks (docs/market-decisions.md). Runs in
-    the instrument's next combined batch
-    (market/services/sequencer.py) and returns once that batch has committed. Returns the order
-    with `was_replayed` set when `client_order_id` repeats an earlier identical order."""
+    step's write, the cash accounts it changes or checks (docs/market-decisions.md). Runs in
+    the process's next combined step that can lock its instrument (market/services/sequencer.py)
+    and returns once that step has committed. Returns the order with `was_replayed` set when
+    `client_order_id` repeats an earlier identical order."""
     command = validate_place(
         user_id=user_id,
         side=side,
@@ -218,90 +219,125 @@ def book_execute(
     now: datetime | None = None,
     lock_cash_first: bool = False,
 ) -> list[Outcome]:
-    """Run `commands` in order against the locked `instrument`'s book; one outcome each.
+    """Run `commands` in order against the locked `instrument`'s book; one outcome each
+    (`book_execute_many`, for one instrument)."""
+    [outcomes] = book_execute_many(
+        [(instrument, commands)], now=now, lock_cash_first=lock_cash_first
+    )
+    return outcomes
 
-    The cash accounts of the commands' users and of every resting order the batch could cross
+
+def book_execute_many(
+    batches: list[tuple[Instrument, list[Command]]],
+    *,
+    now: datetime | None = None,
+    lock_cash_first: bool = False,
+) -> list[list[Outcome]]:
+    """Run each batch's commands in order against its locked instrument's book, all as one
+    step: one read of the accounts, positions and open-order counts, one write of each kind
+    of row. One list of outcomes per batch, one outcome per command.
+
+    The cash accounts of the commands' users and of every resting order the step could cross
     are read unlocked, and those it changes or checks are locked at its write, unless
     `lock_cash_first` (market/services/book.py). Raises CashMovedMeanwhile when another
     transaction moved one of them meanwhile so that a cash check would decide otherwise; the
-    caller then rolls back and runs the batch again with `lock_cash_first`."""
+    caller then rolls back and runs the step again with `lock_cash_first`."""
     now = now or clock.now()
-    phase = instrument_phase(instrument, now=now)
+    instruments = [instrument for instrument, _ in batches]
+    assert len({instrument.pk for instrument in instruments}) == len(batches), "one batch each"
+    phases = instrument_phases(instruments, now=now)
     session = BookSession(
-        instrument, now=now, trading_date=trading_date_at(now), lock_cash_first=lock_cash_first
+        instruments, now=now, trading_date=trading_date_at(now), lock_cash_first=lock_cash_first
     )
+    commands = [command for _, batch in batches for command in batch]
     places = [command for command in commands if isinstance(command, PlaceOrder)]
-    cancels = [command for command in commands if isinstance(command, CancelOrder)]
-
-    cancel_targets = {
-        order.pk: order
-        for order in session.track(
-            Order.objects.filter(
-                instrument=instrument, pk__in=[command.order_id for command in cancels]
+    cancelled_ids = [command.order_id for command in commands if isinstance(command, CancelOrder)]
+    cancel_targets: dict[int, Order] = (
+        {
+            order.pk: order
+            for order in session.track(
+                Order.objects.filter(instrument__in=instruments, pk__in=cancelled_ids)
             )
-            if cancels
-            else []
-        )
-    }
-    book = OrderBook()
-    crossable: list[Order] = []
-    if phase == Phase.CONTINUOUS and places:
-        crossable = session.track(
-            _crossable_resting_orders(instrument, places, cancels=len(cancels))
-        )
-        for order in crossable:
-            book.add_resting(_engine_order(order))
+        }
+        if cancelled_ids
+        else {}
+    )
+    books: list[OrderBook] = []
     user_ids = {command.user_id for command in commands}
+    for instrument, batch in batches:
+        book = OrderBook()
+        books.append(book)
+        batch_places = [command for command in batch if isinstance(command, PlaceOrder)]
+        if phases[instrument.pk] == Phase.CONTINUOUS and batch_places:
+            cancels = len(batch) - len(batch_places)
+            for order in session.track(
+                _crossable_resting_orders(instrument, batch_places, cancels=cancels)
+            ):
+                book.add_resting(_engine_order(order))
+                user_ids.add(order.user_id)
     user_ids |= {order.user_id for order in cancel_targets.values()}
-    user_ids |= {order.user_id for order in crossable}
     session.load_accounts(user_ids)
     for order in cancel_targets.values():
         if order.is_open:
-            session.position(order.user_id)
+            session.position(order.user_id, order.instrument_id)
 
-    outcomes: list[Outcome] = []
+    results: list[list[Outcome]] = []
     replays: dict[tuple[int, str], Order] = {}
     open_counts = _open_order_counts({command.user_id for command in places})
     if places:
         session.take_order_ids(len(places))
-    for command in commands:
-        try:
-            if isinstance(command, CancelOrder):
-                outcomes.append(_cancel(session, book, cancel_targets, command, open_counts))
-            else:
-                outcomes.append(_place(session, book, phase, command, replays, open_counts))
-        except DomainError as error:
-            outcomes.append(error)
-            session.audit(
-                "order.rejected" if isinstance(command, PlaceOrder) else "order.cancel_refused",
-                actor_id=command.user_id,
-                code=error.code,
-                detail=error.detail,
-                # What was refused, so the stored log replays it (tests/market/test_replay.py).
-                **_refused_command(command),
-            )
+    for (instrument, batch), book in zip(batches, books, strict=True):
+        phase = phases[instrument.pk]
+        outcomes: list[Outcome] = []
+        for command in batch:
+            try:
+                if isinstance(command, CancelOrder):
+                    outcomes.append(
+                        _cancel(session, instrument, book, cancel_targets, command, open_counts)
+                    )
+                else:
+                    outcomes.append(
+                        _place(session, instrument, book, phase, command, replays, open_counts)
+                    )
+            except DomainError as error:
+                outcomes.append(error)
+                session.audit(
+                    "order.rejected" if isinstance(command, PlaceOrder) else "order.cancel_refused",
+                    instrument=instrument,
+                    actor_id=command.user_id,
+                    code=error.code,
+                    detail=error.detail,
+                    # What was refused, so the stored log replays it (tests/market/test_replay.py).
+                    **_refused_command(command),
+                )
+        results.append(outcomes)
     session.flush()
-    _attach_known_fills(session, outcomes, places=set(map(id, places)), commands=commands)
-    return outcomes
+    _attach_known_fills(session, results, places=set(map(id, places)), batches=batches)
+    return results
 
 
 def _attach_known_fills(
-    session: BookSession, outcomes: list[Outcome], *, places: set[int], commands: list[Command]
+    session: BookSession,
+    results: list[list[Outcome]],
+    *,
+    places: set[int],
+    batches: list[tuple[Instrument, list[Command]]],
 ) -> None:
-    """Give each order the batch answers with its fills, when the batch knows all of them, so
-    the response needs no second read (`selectors.order_answer`): an order placed in this batch
-    has only this batch's trades; a cancelled order that never filled has none."""
+    """Give each order the step answers with its fills, when the step knows all of them, so
+    the response needs no second read (`selectors.order_answer`): an order placed in this step
+    has only this step's trades; a cancelled order that never filled has none."""
     fills: dict[int, list[Trade]] = {}
     for execution in session.executions:
         trade = execution.trade
         fills.setdefault(trade.buy_order_id, []).append(trade)
         fills.setdefault(trade.sell_order_id, []).append(trade)
-    for command, outcome in zip(commands, outcomes, strict=True):
-        if not isinstance(outcome, Order) or getattr(outcome, "was_replayed", False):
-            continue
-        if id(command) in places or outcome.filled_quantity == 0:
-            outcome.instrument = session.instrument
-            outcome.known_fills = fills.get(outcome.pk, [])  # type: ignore[attr-defined]
+    for (instrument, commands), outcomes in zip(batches, results, strict=True):
+        for command, outcome in zip(commands, outcomes, strict=True):
+            if not isinstance(outcome, Order) or getattr(outcome, "was_replayed", False):
+                continue
+            if id(command) in places or outcome.filled_quantity == 0:
+                outcome.instrument = instrument
+                outcome.known_fills = fills.get(outcome.pk, [])  # type: ignore[attr-defined]
 
 
 def _refused_command(command: Command) -> dict[str, object]:
@@ -377,13 +413,14 @@ def _engine_order(order: Order) -> EngineOrder:
 
 def _cancel(
     session: BookSession,
+    instrument: Instrument,
     book: OrderBook,
     targets: dict[int, Order],
     command: CancelOrder,
     open_counts: dict[int, int],
 ) -> Order:
     order = targets.get(command.order_id)
-    if order is None or order.user_id != command.user_id:
+    if order is None or order.user_id != command.user_id or order.instrument_id != instrument.pk:
         raise OrderNotFound()
     if not order.is_open:
         raise OrderNotOpen(order_id=order.pk, status=order.get_status_display().lower())
@@ -393,6 +430,7 @@ def _cancel(
     _count_closed(open_counts, order)
     session.audit(
         "order.cancelled",
+        instrument=instrument,
         actor_id=command.actor_id or command.user_id,
         order_id=order.pk,
         owner_id=order.user_id,
@@ -402,13 +440,13 @@ def _cancel(
 
 def _place(
     session: BookSession,
+    instrument: Instrument,
     book: OrderBook,
     phase: Phase,
     command: PlaceOrder,
     replays: dict[tuple[int, str], Order],
     open_counts: dict[int, int],
 ) -> Order:
-    instrument = session.instrument
     if phase == Phase.HALTED:
         raise MarketHalted(symbol=instrument.symbol)
     if phase == Phase.DELISTED:
@@ -455,6 +493,7 @@ def _place(
     session.reserve(order)
     session.audit(
         "order.placed",
+        instrument=instrument,
         actor_id=order.user_id,
         order_id=order.pk,
         side=order.side,
@@ -533,7 +572,7 @@ def _check_self_trade(session: BookSession, book: OrderBook, phase: Phase, order
     # Own resting limits within reach, and own market orders waiting for the auction.
     saved = (
         Order.objects.filter(
-            instrument=session.instrument,
+            instrument_id=order.instrument_id,
             user_id=order.user_id,
             side=opposite,
             status__in=OPEN_STATUSES,
@@ -547,6 +586,7 @@ def _check_self_trade(session: BookSession, book: OrderBook, phase: Phase, order
         earlier
         for earlier in session.new_orders
         if earlier.user_id == order.user_id
+        and earlier.instrument_id == order.instrument_id
         and earlier.side == opposite
         and earlier.is_open
         and (
@@ -579,7 +619,7 @@ def _check_funds(session: BookSession, order: Order) -> None:
     if order.side == Side.BUY:
         session.require_cash(order.user_id, reservation_for(order))
     else:
-        position = session.position(order.user_id)
+        position = session.position(order.user_id, order.instrument_id)
         if position.available_quantity < order.quantity:
             raise InsufficientShares(
                 needed=order.quantity, available=position.available_quantity, field="quantity"

@@ -17,7 +17,12 @@ from market.services import book
 from market.services.ledger import cash_deposit, cash_withdraw
 from market.services.orders import PlaceOrder, order_place
 from market.services.reconcile import reconcile
-from market.services.sequencer import run_instrument_batch
+from market.services.sequencer import run_book_batch
+
+
+def run_batch(symbol: str, commands: list[object]) -> list[object]:
+    """One step of `commands` on one instrument, as the sequencer runs it."""
+    return run_book_batch([(symbol, command) for command in commands])
 
 
 @pytest.fixture
@@ -101,9 +106,7 @@ def test_a_batch_locks_only_the_accounts_it_changes_or_checks(
     buyer = make_trader(cash="1000.00")
     locked_users.clear()
 
-    outcomes = run_instrument_batch(
-        instrument.symbol, [sell(owner, "97.00", 5), buy(buyer, "90.00", 1)]
-    )
+    outcomes = run_batch(instrument.symbol, [sell(owner, "97.00", 5), buy(buyer, "90.00", 1)])
 
     assert [outcome.status for outcome in outcomes] == [OrderStatus.FILLED, OrderStatus.OPEN]
     # Each of the three bids could be crossed at 97.00; only the best one trades. The seller's
@@ -118,7 +121,7 @@ def test_a_refused_order_locks_the_account_it_checked(
     instrument = continuous_instrument()
     poor = make_trader(cash="10.00")
 
-    [refused] = run_instrument_batch(instrument.symbol, [buy(poor, "99.00", 5)])
+    [refused] = run_batch(instrument.symbol, [buy(poor, "99.00", 5)])
 
     assert isinstance(refused, InsufficientCash)
     assert locked_users == [{poor.pk}]
@@ -138,9 +141,7 @@ def test_a_refused_order_that_shielded_an_older_one_leaves_the_batch_trading_wit
     # it is refused, so the sell meets the older resting bid, whose owner's cash the batch
     # read with every other owner it could cross.
 
-    refused, sold = run_instrument_batch(
-        instrument.symbol, [buy(poor, "99.00", 5), sell(owner, "98.00", 5)]
-    )
+    refused, sold = run_batch(instrument.symbol, [buy(poor, "99.00", 5), sell(owner, "98.00", 5)])
 
     assert isinstance(refused, InsufficientCash)
     assert sold.status == OrderStatus.FILLED
@@ -166,7 +167,7 @@ def test_cash_moved_meanwhile_is_added_to_not_overwritten(
     instrument = continuous_instrument()
     owner = instrument.vehicle.owner
     buyer = make_trader(cash="1000.00")
-    run_instrument_batch(instrument.symbol, [sell(owner, "100.00", 5)])
+    run_batch(instrument.symbol, [sell(owner, "100.00", 5)])
     owner_balance = cash(owner)[0]
     meanwhile(
         lambda: (
@@ -175,7 +176,7 @@ def test_cash_moved_meanwhile_is_added_to_not_overwritten(
         )
     )
 
-    [order] = run_instrument_batch(instrument.symbol, [buy(buyer, "100.00", 5)])
+    [order] = run_batch(instrument.symbol, [buy(buyer, "100.00", 5)])
 
     assert order.status == OrderStatus.FILLED
     # $500.00 and the 1% buyer's fee; the seller gets $500.00 less its 1%.
@@ -194,7 +195,7 @@ def test_an_accepted_order_that_cash_moved_meanwhile_no_longer_covers_is_run_aga
     meanwhile(lambda: cash_withdraw(user_id=buyer.pk, amount="600.00"))
 
     # $505.00 needed: covered by the $1,000.00 the batch read, not by the $400.00 left.
-    [refused] = run_instrument_batch(instrument.symbol, [buy(buyer, "100.00", 5)])
+    [refused] = run_batch(instrument.symbol, [buy(buyer, "100.00", 5)])
 
     assert isinstance(refused, InsufficientCash)
     assert refused.detail == "Insufficient cash: the order needs $505.00 but $400.00 is available."
@@ -212,7 +213,7 @@ def test_a_refused_order_that_cash_arriving_meanwhile_covers_is_run_again_and_ac
     buyer = make_trader(cash="10.00")
     meanwhile(lambda: cash_deposit(user_id=buyer.pk, amount="1000.00"))
 
-    [order] = run_instrument_batch(instrument.symbol, [buy(buyer, "100.00", 5)])
+    [order] = run_batch(instrument.symbol, [buy(buyer, "100.00", 5)])
 
     assert order.status == OrderStatus.OPEN
     assert cash(buyer) == (Decimal("1010.00"), Decimal("505.00"))
