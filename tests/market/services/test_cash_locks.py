@@ -15,9 +15,10 @@ from market.errors import InsufficientCash
 from market.models import CashAccount, Order, OrderStatus, Trade
 from market.services import book
 from market.services.ledger import cash_deposit, cash_withdraw
-from market.services.orders import PlaceOrder, order_place
+from market.services.orders import order_place
 from market.services.reconcile import reconcile
 from market.services.sequencer import run_book_batch
+from tests.market.services.commands import buy, cash, sell
 
 
 def run_batch(symbol: str, commands: list[object]) -> list[object]:
@@ -78,19 +79,6 @@ def bid(user, instrument, price: str, quantity: int = 5) -> Order:
     return order_place(
         user_id=user.pk, symbol=instrument.symbol, side="buy", quantity=quantity, price=price
     )
-
-
-def buy(user, price: str, quantity: int) -> PlaceOrder:
-    return PlaceOrder(user.pk, "buy", "limit", quantity, Decimal(price), "day")
-
-
-def sell(user, price: str, quantity: int) -> PlaceOrder:
-    return PlaceOrder(user.pk, "sell", "limit", quantity, Decimal(price), "day")
-
-
-def cash(user) -> tuple[Decimal, Decimal]:
-    account = CashAccount.objects.get(user=user)
-    return account.balance_amount, account.reserved_amount
 
 
 @pytest.mark.django_db

@@ -12,23 +12,11 @@ from django.db import connection, transaction
 
 from market.broadcast import instrument_stream
 from market.errors import InstrumentNotFound, InsufficientCash
-from market.models import CashAccount, Instrument, MarketEvent, OrderStatus, Position, Trade
-from market.services.orders import PlaceOrder, book_execute_many
+from market.models import Instrument, MarketEvent, OrderStatus, Position, Trade
+from market.services.orders import book_execute_many
 from market.services.reconcile import reconcile
 from market.services.sequencer import NOT_RUN, run_book_batch
-
-
-def buy(user, price: str, quantity: int) -> PlaceOrder:
-    return PlaceOrder(user.pk, "buy", "limit", quantity, Decimal(price), "day")
-
-
-def sell(user, price: str, quantity: int) -> PlaceOrder:
-    return PlaceOrder(user.pk, "sell", "limit", quantity, Decimal(price), "day")
-
-
-def cash(user) -> tuple[Decimal, Decimal]:
-    account = CashAccount.objects.get(user=user)
-    return account.balance_amount, account.reserved_amount
+from tests.market.services.commands import buy, cash, sell
 
 
 def locked(*instruments: Instrument) -> list[Instrument]:
