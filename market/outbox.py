@@ -214,13 +214,17 @@ def record_book_step(
     key of its instruments: the trades and the book of each, and each owner's orders (new or
     changed; one event each), fills, positions, cash and notifications."""
     orders = list({order.pk: order for order in orders}.values())
+    traded_in: dict[int, list[Trade]] = {}
+    for trade in trades:
+        traded_in.setdefault(trade.instrument_id, []).append(trade)
+    ordered_in = {order.instrument_id for order in orders}
     events: list[OutboxEvent] = []
     for pk, instrument in sorted(instruments.items()):
         symbol = instrument.symbol
         public = instrument_stream(symbol)
-        traded_here = [trade for trade in trades if trade.instrument_id == pk]
+        traded_here = traded_in.get(pk, [])
         events += [event(public, "trade", trade_data(trade, symbol)) for trade in traded_here]
-        if traded_here or any(order.instrument_id == pk for order in orders):
+        if traded_here or pk in ordered_in:
             events.append(event(public, BOOK))
         if traded_here:
             events.append(event(public, TICKER))

@@ -134,7 +134,7 @@ class Sequencer:
         finished: list[_Slot] = []
         left_out: list[_Slot] = []
         for slot, outcome in zip(batch, outcomes, strict=True):
-            if outcome is NOT_RUN and slot.error is None:
+            if outcome is NOT_RUN:
                 slot.passed_over += 1
                 left_out.append(slot)
             else:

@@ -11,9 +11,9 @@ import pytest
 from django.db import connection, transaction
 
 from market.broadcast import instrument_stream
-from market.errors import InstrumentNotFound, InsufficientCash
+from market.errors import InstrumentNotFound, InsufficientCash, OrderNotFound
 from market.models import Instrument, MarketEvent, OrderStatus, Position, Trade
-from market.services.orders import book_execute_many
+from market.services.orders import CancelOrder, book_execute_many
 from market.services.reconcile import reconcile
 from market.services.sequencer import NOT_RUN, run_book_batch
 from tests.market.services.commands import buy, cash, sell
@@ -92,6 +92,50 @@ def test_an_unknown_instrument_refuses_only_its_own_commands(continuous_instrume
 
     assert isinstance(unknown, InstrumentNotFound)
     assert placed.status == OrderStatus.OPEN
+
+
+@pytest.mark.django_db
+def test_each_book_of_a_step_trades_in_its_own_phase(
+    continuous_instrument, make_instrument, make_trader
+):
+    trading = continuous_instrument()  # opened at 09:30; the clock is at 10:00
+    listed = make_instrument()  # listed after the open: it waits for the next opening auction
+    buyer = make_trader(cash="2000.00")
+
+    traded_sell, traded_buy, resting_sell, resting_buy = run_book_batch(
+        [
+            (trading.symbol, sell(trading.vehicle.owner, "100.00", 5)),
+            (trading.symbol, buy(buyer, "100.00", 5)),
+            (listed.symbol, sell(listed.vehicle.owner, "100.00", 5)),
+            (listed.symbol, buy(buyer, "100.00", 5)),
+        ]
+    )
+
+    assert (traded_sell.status, traded_buy.status) == (OrderStatus.FILLED, OrderStatus.FILLED)
+    # Crossing, but collected for the auction, not matched.
+    assert (resting_sell.status, resting_buy.status) == (OrderStatus.OPEN, OrderStatus.OPEN)
+    assert list(Trade.objects.values_list("instrument_id", flat=True)) == [trading.pk]
+
+
+@pytest.mark.django_db
+def test_a_cancel_sent_for_another_instrument_finds_no_order(continuous_instrument, make_trader):
+    first, second = continuous_instrument(), continuous_instrument()
+    buyer = make_trader(cash="1000.00")
+    [order] = run_book_batch([(first.symbol, buy(buyer, "99.00", 1))])
+
+    # Both instruments are in the step, but the cancel names the order under the second.
+    placed, refused = run_book_batch(
+        [
+            (first.symbol, buy(buyer, "98.00", 1)),
+            (second.symbol, CancelOrder(user_id=buyer.pk, order_id=order.pk)),
+        ]
+    )
+
+    assert placed.status == OrderStatus.OPEN
+    assert isinstance(refused, OrderNotFound)
+    order.refresh_from_db()
+    assert order.status == OrderStatus.OPEN
+    assert reconcile() == []
 
 
 # Below, another transaction really holds an instrument's lock: PostgreSQL.
