@@ -8,10 +8,11 @@ down), the transaction rolls back: nothing is marked, and the same events go out
 the next try. Two relays of one stream queue on its cursor lock, held only that long.
 
 State: the markers `book`, `ticker`, `indicative` of an instrument become at most ONE message of
-each kind, computed when published, by one relay at a time per instrument: it holds the
-instrument's state lock (the `StreamCursor` row `state:<stream>`, taken with SKIP LOCKED, so
-nobody waits for it) while it computes, then takes the cursor lock briefly to number and send,
-and after its commit looks again for markers that came meanwhile. A relay that finds the state
+each kind, computed when published, by one relay at a time per instrument, for all the
+instruments of a relay pass in one transaction: it holds the instruments' state locks (the
+`StreamCursor` rows `state:<stream>`, taken with SKIP LOCKED, so nobody waits for them) while it
+takes their markers and computes, then takes the cursor locks briefly to number and send, and
+after its commit looks again for markers that came meanwhile. A relay that finds the state
 lock taken leaves its markers to the holder's second look. State goes out at most once per
 instrument every MARKET_STREAM_STATE_INTERVAL_MS in a process; markers that come sooner wait
 for a trailing relay (a timer), so a stream always ends with the latest state. Trades, orders,
@@ -31,7 +32,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime
 from decimal import Decimal
@@ -41,7 +42,7 @@ from celery import shared_task
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connection, connections, transaction
-from django.db.models import Max, TextField
+from django.db.models import TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -185,9 +186,7 @@ def relay_streams(streams: Iterable[str]) -> int:
     while more:
         count, more = _relay_events(wanted)
         sent += count
-    for stream in wanted:
-        if stream.startswith("instrument."):
-            sent += _relay_state(stream)
+    sent += _relay_states([stream for stream in wanted if stream.startswith("instrument.")])
     return sent
 
 
@@ -355,72 +354,99 @@ def _locked(streams: list[str], *, skip_locked: bool = False) -> dict[str, Strea
 # --- state ------------------------------------------------------------------------------------
 
 
-def _relay_state(stream: str) -> int:
-    """Publish the instrument's state while markers wait, unless another relay holds the
-    state lock (it looks again after its commit) or the throttle says later (a trailing relay
-    is scheduled). At most STATE_ROUNDS publications: under a stream of orders from other
-    processes a relay must not go on forever (the next relay, or the sweep, takes over)."""
+def _relay_states(streams: list[str]) -> int:
+    """Publish the state of the instrument streams (sorted names) whose markers wait, all
+    streams at once, round after round while markers come meanwhile. A stream drops out when
+    another relay holds its state lock (that one looks again after its commit) or the throttle
+    says later (a trailing relay is scheduled). At most STATE_ROUNDS rounds: under a stream of
+    orders from other processes a relay must not go on forever (the next relay, or the sweep,
+    takes over)."""
     sent = 0
     for _ in range(STATE_ROUNDS):
-        if not _markers_wait(stream):
+        streams = _with_markers(streams)
+        if not streams:
             break
-        published = _publish_state(stream)
-        if published is None:
-            break
+        published, streams = _publish_states(streams)
         sent += published
     return sent
 
 
-def _markers_wait(stream: str) -> bool:
-    return MarketEvent.objects.filter(
-        stream=stream, published_at__isnull=True, type__in=outbox.MARKERS
-    ).exists()
+def _with_markers(streams: list[str]) -> list[str]:
+    """Those of the streams with unpublished markers: 1 query."""
+    if not streams:
+        return []
+    return sorted(
+        MarketEvent.objects.filter(
+            stream__in=streams, published_at__isnull=True, type__in=outbox.MARKERS
+        )
+        .order_by()
+        .values_list("stream", flat=True)
+        .distinct()
+    )
 
 
-def _publish_state(stream: str) -> int | None:
-    """One state publication in one transaction; None when it is not this relay's turn."""
-    state_lock = STATE_LOCK_PREFIX + stream
-    _ensure_cursors([state_lock, stream])
+def _publish_states(streams: list[str]) -> tuple[int, list[str]]:
+    """One state publication for the streams, in one transaction: (messages sent, the streams
+    published, which are to be looked at again)."""
+    state_locks = {STATE_LOCK_PREFIX + stream: stream for stream in streams}
+    _ensure_cursors([*state_locks, *streams])
     with transaction.atomic():
         _commit_asynchronously()
-        if not _lock_cursors([state_lock], skip_locked=True):
-            return None  # the holder looks again after its commit
-        markers = dict(
-            MarketEvent.objects.filter(
-                stream=stream, published_at__isnull=True, type__in=outbox.MARKERS
-            )
-            .order_by()
-            .values("type")
-            .annotate(last_id=Max("id"))
-            .values_list("type", "last_id")
-        )
-        if not markers:
-            return 0
-        if not _state_due(stream):
-            return None
-        found = state_messages(stream, set(markers))
-        cursor = _lock_cursors([stream])[stream]
+        held = _lock_cursors(sorted(state_locks), skip_locked=True)
+        due = [state_locks[lock] for lock in sorted(held) if _state_due(state_locks[lock])]
+        if not due:
+            return 0, []
         now = timezone.now()
+        # Claimed before the state is read: every transaction whose markers this takes has
+        # committed, so the state read next shows it. A marker committed later stays for the
+        # next look.
+        claimed = _claim_markers(due, now)
+        found = states_messages(claimed)
+        cursors = _lock_cursors(sorted(found))
         rows = []
-        for type_, data in found:
-            cursor.last_seq += 1
-            rows.append(
-                MarketEvent(
-                    stream=stream, type=type_, data=data, seq=cursor.last_seq, published_at=now
+        batches = []
+        for stream, messages in sorted(found.items()):
+            cursor = cursors[stream]
+            texts = []
+            for type_, data in messages:
+                cursor.last_seq += 1
+                rows.append(
+                    MarketEvent(
+                        stream=stream, type=type_, data=data, seq=cursor.last_seq, published_at=now
+                    )
                 )
-            )
-        broadcast.publish(stream, [{"type": r.type, "seq": r.seq, "data": r.data} for r in rows])
-        MarketEvent.objects.filter(
-            stream=stream,
-            published_at__isnull=True,
-            type__in=outbox.MARKERS,
-            id__lte=max(markers.values()),
-        ).update(published_at=now)
+                text = json.dumps(data, separators=(",", ":"))
+                texts.append((cursor.last_seq, _message_text(type_, cursor.last_seq, text)))
+            batches.append((stream, texts))
+            cursor.updated_at = now
+        broadcast.publish_texts(batches)
         MarketEvent.objects.bulk_create(rows)
-        cursor.save(update_fields=["last_seq", "updated_at"])
+        bulk_update_rows([cursors[stream] for stream in sorted(found)], ["last_seq", "updated_at"])
+    sent_at = time.monotonic()
     with _lock:
-        _state_sent_at[stream] = time.monotonic()
-    return len(rows)
+        _state_sent_at.update(dict.fromkeys(found, sent_at))
+    return len(rows), due
+
+
+def _claim_markers(streams: list[str], now: datetime) -> dict[str, set[str]]:
+    """Mark the streams' unpublished markers published: 1 statement. Returns the kinds claimed,
+    by stream."""
+    quote = connection.ops.quote_name
+    table, published_at, type_, stream = (
+        quote(name) for name in (MarketEvent._meta.db_table, "published_at", "type", "stream")
+    )
+    kinds = sorted(outbox.MARKERS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET {published_at} = %s "  # noqa: S608 (names and placeholders only)
+            f"WHERE {published_at} IS NULL AND {type_} IN ({', '.join(['%s'] * len(kinds))}) "
+            f"AND {stream} IN ({', '.join(['%s'] * len(streams))}) RETURNING {stream}, {type_}",
+            [connection.ops.adapt_datetimefield_value(now), *kinds, *streams],
+        )
+        claimed: dict[str, set[str]] = defaultdict(set)
+        for name, kind in cursor.fetchall():
+            claimed[name].add(kind)
+    return claimed
 
 
 def _state_due(stream: str) -> bool:
@@ -474,19 +500,35 @@ def _trailing_relay(stream: str) -> None:
 # the REST API shows; `jsonable` turns their Decimals and dates into strings.
 
 
-def state_messages(stream: str, markers: set[str]) -> list[tuple[str, dict[str, Any]]]:
-    """The coalesced state messages for the markers of an instrument stream, computed now."""
-    instrument = Instrument.objects.filter(symbol=stream.partition(".")[2]).first()
-    if instrument is None:
-        return []
-    ticker = _ticker(instrument)
-    found: list[tuple[str, dict[str, Any]]] = []
-    if outbox.BOOK in markers:
-        found.append((outbox.BOOK, _book(instrument)))
-    if markers & {outbox.BOOK, outbox.TICKER}:
-        found.append((outbox.TICKER, ticker))
-    if markers & {outbox.BOOK, outbox.INDICATIVE} and ticker["phase"] in CALL_PHASES:
-        found.append((outbox.INDICATIVE, _indicative(ticker)))
+def states_messages(
+    markers: Mapping[str, set[str]],
+) -> dict[str, list[tuple[str, dict[str, Any]]]]:
+    """The coalesced state messages for the markers of instrument streams (by stream), computed
+    now: 2 queries, 3 when an instrument is in a call phase, whatever the number of streams.
+    A stream of no instrument, or whose markers ask for nothing now, is left out."""
+    symbols = {stream: stream.partition(".")[2] for stream in markers}
+    tickers = selectors.tickers_by_symbol(symbols.values())
+    wants_book = [
+        tickers[symbol]["id"]
+        for stream, symbol in symbols.items()
+        if symbol in tickers and outbox.BOOK in markers[stream]
+    ]
+    books = selectors.book_depths(wants_book, BOOK_DEPTH)
+    found: dict[str, list[tuple[str, dict[str, Any]]]] = {}
+    for stream, kinds in markers.items():
+        row = tickers.get(symbols[stream])
+        if row is None:
+            continue
+        ticker = jsonable({field: row[field] for field in selectors.TICKER_FIELDS})
+        messages: list[tuple[str, dict[str, Any]]] = []
+        if outbox.BOOK in kinds:
+            messages.append((outbox.BOOK, _book_message(row["symbol"], books[row["id"]])))
+        if kinds & {outbox.BOOK, outbox.TICKER}:
+            messages.append((outbox.TICKER, ticker))
+        if kinds & {outbox.BOOK, outbox.INDICATIVE} and ticker["phase"] in CALL_PHASES:
+            messages.append((outbox.INDICATIVE, _indicative(ticker)))
+        if messages:
+            found[stream] = messages
     return found
 
 
@@ -529,7 +571,11 @@ def _ticker(instrument: Instrument) -> dict[str, Any]:
 
 
 def _book(instrument: Instrument) -> dict[str, Any]:
-    return {"symbol": instrument.symbol, **jsonable(selectors.book_depth(instrument, BOOK_DEPTH))}
+    return _book_message(instrument.symbol, selectors.book_depth(instrument, BOOK_DEPTH))
+
+
+def _book_message(symbol: str, book: dict[str, Any]) -> dict[str, Any]:
+    return {"symbol": symbol, **jsonable(book)}
 
 
 def _indicative(ticker: dict[str, Any]) -> dict[str, Any]:

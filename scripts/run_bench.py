@@ -589,8 +589,10 @@ def statement_part(query: str) -> str:
         '"market_marketevent"' in query and not query.lstrip().upper().startswith("INSERT")
     ):
         return "real-time relay"
-    state = 'SUM(("market_order"."quantity"' in query or (
-        query.startswith("SELECT") and 'FROM "market_instrument"' in query
+    state = (
+        'SUM(("market_order"."quantity"' in query
+        or ("ROW_NUMBER() OVER" in query and "market_order" in query)
+        or (query.startswith("SELECT") and 'FROM "market_instrument"' in query)
     )
     if state and "FOR UPDATE" not in query:
         return "relay state (ticker, book)"

@@ -249,18 +249,61 @@ def test_instruments_list_endpoint_counts_queries_independent_of_instruments(
     assert len(response.json()) == 3
 
 
-def test_book_depth_counts_two_queries(traded, make_trader, django_assert_num_queries):
+def test_book_depth_counts_one_query(traded, make_trader, django_assert_num_queries):
     instrument, seller, _ = traded
     for price in ("101.00", "102.00", "103.00"):
         place(seller, instrument, "sell", 2, price)
     for price in ("97.00", "98.00"):
         place(make_trader(), instrument, "buy", 2, price)
 
-    with django_assert_num_queries(2):
+    with django_assert_num_queries(1):
         book = selectors.book_depth(instrument, depth=2)
 
     assert [level["price"] for level in book["asks"]] == [Decimal("101.00"), Decimal("102.00")]
     assert [level["price"] for level in book["bids"]] == [Decimal("98.00"), Decimal("97.00")]
+
+
+def test_book_depths_of_several_instruments_take_one_query_and_keep_each_book_apart(
+    continuous_instrument, make_trader, django_assert_num_queries
+):
+    first, second, empty = (continuous_instrument() for _ in range(3))
+    buyer = make_trader(cash="100000.00")
+    for price, quantity in (("101.25", 2), ("102.00", 3), ("101.25", 4), ("104.00", 1)):
+        place(first.vehicle.owner, first, "sell", quantity, price)
+    for price in ("97.00", "99.50", "98.00"):
+        place(buyer, first, "buy", 5, price)
+    place(buyer, second, "buy", 7, "95.10")
+
+    with django_assert_num_queries(1):
+        books = selectors.book_depths([first.pk, second.pk, empty.pk], depth=2)
+
+    def levels(side):
+        return [(level["price"], level["quantity"], level["orders"]) for level in side]
+
+    assert levels(books[first.pk]["asks"]) == [(Decimal("101.25"), 6, 2), (Decimal("102.00"), 3, 1)]
+    assert levels(books[first.pk]["bids"]) == [(Decimal("99.50"), 5, 1), (Decimal("98.00"), 5, 1)]
+    assert books[second.pk] == {
+        "bids": [{"price": Decimal("95.10"), "quantity": 7, "orders": 1}],
+        "asks": [],
+    }
+    assert books[empty.pk] == {"bids": [], "asks": []}
+    assert selectors.book_depths([]) == {}
+
+
+def test_tickers_by_symbol_take_one_query_and_leave_out_unknown_symbols(
+    continuous_instrument, django_assert_num_queries
+):
+    first, second = continuous_instrument(), continuous_instrument()
+
+    with django_assert_num_queries(1):
+        tickers = selectors.tickers_by_symbol([second.symbol, first.symbol, "NOSUCH"])
+
+    assert set(tickers) == {first.symbol, second.symbol}
+    assert tickers[first.symbol]["id"] == first.pk
+    assert {field: tickers[first.symbol][field] for field in selectors.TICKER_FIELDS} == (
+        selectors.ticker_get(first)
+    )
+    assert selectors.tickers_by_symbol([]) == {}
 
 
 def test_book_depth_leaves_out_market_orders_waiting_for_the_auction(
@@ -372,18 +415,18 @@ def test_the_compiled_ticker_query_reads_what_the_orm_reads(
     trade(first, first.vehicle.owner, buyer, 3, "101.50")
     place(first.vehicle.owner, first, "sell", 2, "103.00")
     place(buyer, first, "buy", 4, "99.25")
-    compiled = (
-        selectors.instruments_with_tickers(),
-        selectors.ticker_get(first),
-        selectors.instrument_ticker_get(symbol=first.symbol.lower()),
-    )
 
+    def read():
+        return (
+            selectors.instruments_with_tickers(),
+            selectors.ticker_get(first),
+            selectors.instrument_ticker_get(symbol=first.symbol.lower()),
+            selectors.tickers_by_symbol([first.symbol, "NOSUCH"]),
+        )
+
+    compiled = read()
     monkeypatch.setattr(connection, "vendor", "sqlite")
-    through_orm = (
-        selectors.instruments_with_tickers(),
-        selectors.ticker_get(first),
-        selectors.instrument_ticker_get(symbol=first.symbol.lower()),
-    )
+    through_orm = read()
 
     assert compiled == through_orm
     assert compiled[1]["best_bid"] == Decimal("99.25")

@@ -17,11 +17,11 @@ pytestmark = pytest.mark.django_db
 
 # The vehicle (4: with owner, photos, specs, timeline), the instrument (1), the stream's
 # sequence number (1), and when the market changed since the last visitor the ticker (1), the
-# book (2), the bars (1) and the trades (1); signed in also the session and user (2), the
+# book (1), the bars (1) and the trades (1); signed in also the session and user (2), the
 # account (2), the portfolio (2) and the open orders with their fills (3).
-VEHICLE_PAGE_QUERIES_ANONYMOUS = 11
+VEHICLE_PAGE_QUERIES_ANONYMOUS = 10
 VEHICLE_PAGE_QUERIES_ANONYMOUS_REUSED = 6
-VEHICLE_PAGE_QUERIES_SIGNED_IN = 20
+VEHICLE_PAGE_QUERIES_SIGNED_IN = 19
 VEHICLE_PAGE_QUERIES_SIGNED_IN_REUSED = 15
 
 
