@@ -8,7 +8,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Q
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,19 +22,18 @@ from market.services.orders import CancelOrder, PlaceOrder, book_execute, order_
 pytestmark = pytest.mark.django_db
 
 
-def every_crossable_resting_order(instrument, places, *, cancels):
+def every_crossable_resting_order(reaches):
     """The reference: every resting order an incoming order of the batch could cross."""
-    reference = instrument.reference_price
-    resting = Order.objects.filter(
-        instrument=instrument, status__in=OPEN_STATUSES, price__isnull=False
-    )
     found: list[Order] = []
-    buys = [orders._limit_for(c, reference) for c in places if c.side == Side.BUY]
-    sells = [orders._limit_for(c, reference) for c in places if c.side == Side.SELL]
-    if buys:
-        found += resting.filter(side=Side.SELL, price__lte=max(buys)).order_by("price", "pk")
-    if sells:
-        found += resting.filter(side=Side.BUY, price__gte=min(sells)).order_by("-price", "pk")
+    for reach in reaches:
+        within = Q(price__lte=reach.bound) if reach.side == Side.SELL else Q(price__gte=reach.bound)
+        found += Order.objects.filter(
+            within,
+            instrument_id=reach.instrument_id,
+            side=reach.side,
+            status__in=OPEN_STATUSES,
+            price__isnull=False,
+        )
     return found
 
 
@@ -150,7 +150,7 @@ def test_a_batch_that_loads_only_what_it_can_reach_trades_as_if_it_loaded_every_
 
     reached = run_and_undo(instrument, commands)
     with monkeypatch.context() as patched:
-        patched.setattr(orders, "_crossable_resting_orders", every_crossable_resting_order)
+        patched.setattr(orders, "crossable_resting_orders", every_crossable_resting_order)
         everything = run_and_undo(instrument, commands)
 
     assert reached == everything
@@ -159,14 +159,14 @@ def test_a_batch_that_loads_only_what_it_can_reach_trades_as_if_it_loaded_every_
 def test_a_buy_is_refused_for_its_own_ask_deep_in_the_book(deep_book, monkeypatch):
     instrument, (_owner, _first, second, _third) = deep_book
     loaded: list[int] = []
-    reach = orders._crossable_resting_orders
+    reach = orders.crossable_resting_orders
 
     def spy(*args, **kwargs):
         found = reach(*args, **kwargs)
         loaded.append(len(found))
         return found
 
-    monkeypatch.setattr(orders, "_crossable_resting_orders", spy)
+    monkeypatch.setattr(orders, "crossable_resting_orders", spy)
     buy = PlaceOrder(second.pk, Side.BUY, "limit", 1, Decimal("102.00"), "day")
 
     [answer], trades = run_and_undo(instrument, [buy])
@@ -192,3 +192,42 @@ def test_a_cancel_in_the_batch_lets_a_later_order_reach_one_ask_further(deep_boo
     assert cancelled[1:] == ("cancelled", 0)
     assert (status, filled) == ("filled", 2)
     assert [price for _, _, price, _ in trades] == [Decimal("100.10"), Decimal("100.15")]
+
+
+def test_the_one_postgresql_statement_loads_what_the_orm_loads(
+    deep_book, continuous_instrument, make_trader, monkeypatch
+):
+    # PostgreSQL reads the reaches of every instrument of a step in one statement; SQLite (and
+    # this comparison) through the ORM, a query a reach. Both must load the same orders.
+    if connection.vendor != "postgresql":
+        pytest.skip("the one statement runs on PostgreSQL")
+    deep, (_owner, first, second, third) = deep_book
+    other = continuous_instrument()
+    buyer = make_trader(cash="100000.00")
+    for n in range(6):
+        order_place(
+            user_id=other.vehicle.owner.pk,
+            symbol=other.symbol,
+            side="sell",
+            quantity=2,
+            price=f"{101 + n}.00",
+        )
+        order_place(
+            user_id=buyer.pk, symbol=other.symbol, side="buy", quantity=1, price=f"{99 - n}.00"
+        )
+    reaches = [
+        orders.Reach(deep.pk, Side.SELL, Decimal("100.50"), 7, frozenset({second.pk, third.pk})),
+        orders.Reach(deep.pk, Side.BUY, Decimal("99.00"), 3, frozenset({first.pk})),
+        orders.Reach(other.pk, Side.SELL, Decimal("104.00"), 2, frozenset({buyer.pk})),
+        orders.Reach(other.pk, Side.BUY, Decimal("90.00"), 50, frozenset()),
+    ]
+
+    def loaded():
+        return sorted(order.pk for order in orders.crossable_resting_orders(reaches))
+
+    in_one_statement = loaded()
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    through_orm = loaded()
+
+    assert in_one_statement == through_orm
+    assert len(in_one_statement) == len(set(in_one_statement)) > 7 + 3 + 2
