@@ -18,6 +18,9 @@ step is run again with its accounts locked first (`CashMovedMeanwhile`).
 
 from __future__ import annotations
 
+import functools
+import operator
+from collections import defaultdict
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -25,6 +28,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import router
+from django.db.models import Q
 from django.utils import timezone
 
 from market.errors import InsufficientCash
@@ -129,8 +133,10 @@ class BookSession:
         self._cash_seen: dict[int, tuple[Decimal, Decimal]] = {}
         self._tightest_accepted: dict[int, Decimal] = {}
         self._refused_cash: set[int] = set()
-        # By (instrument id, user id).
+        # By (instrument id, user id); the pairs loaded, when not every user's in every
+        # instrument of the step.
         self.positions: dict[tuple[int, int], Position] = {}
+        self._position_pairs: set[tuple[int, int]] | None = None
         # Keyed by primary key; the engine hands the same ids back as fill and match ids.
         self.orders: dict[Hashable, Order] = {}
         self.executions: list[Execution] = []
@@ -171,10 +177,14 @@ class BookSession:
         self.new_orders.append(order)
         self.track([order])
 
-    def load_accounts(self, user_ids: Iterable[int]) -> None:
+    def load_accounts(
+        self, user_ids: Iterable[int], *, positions: Iterable[tuple[int, int]] | None = None
+    ) -> None:
         """Load every cash account this step may touch, once, unlocked unless `lock_cash_first`
-        (the flush locks them), and the users' positions in the step's instruments (guarded by
-        the instrument locks)."""
+        (the flush locks them), and positions (guarded by the instrument locks): those of
+        `positions`, (instrument id, user id) pairs, when given, else the users' in every
+        instrument of the step. A step over many instruments names its pairs: its users hold
+        positions in most of them, and it needs few."""
         assert not self._accounts_loaded, "accounts are loaded once per step, all together"
         self._accounts_loaded = True
         wanted = set(user_ids)
@@ -184,17 +194,31 @@ class BookSession:
             user_id: (account.balance_amount, account.reserved_amount)
             for user_id, account in self.accounts.items()
         }
-        self.positions = {
-            (position.instrument_id, position.user_id): position
-            for position in Position.objects.filter(
-                instrument_id__in=self.instruments, user_id__in=wanted
+        if positions is None:
+            rows = Position.objects.filter(instrument_id__in=self.instruments, user_id__in=wanted)
+        else:
+            self._position_pairs = set(positions)
+            users_by_instrument: dict[int, set[int]] = defaultdict(set)
+            for instrument_id, user_id in self._position_pairs:
+                users_by_instrument[instrument_id].add(user_id)
+            rows = Position.objects.filter(
+                functools.reduce(
+                    operator.or_,
+                    (
+                        Q(instrument_id=instrument_id, user_id__in=users)
+                        for instrument_id, users in sorted(users_by_instrument.items())
+                    ),
+                    Q(pk__in=[]),
+                )
             )
-        }
+        self.positions = {(position.instrument_id, position.user_id): position for position in rows}
 
     def position(self, user_id: int, instrument_id: int) -> Position:
         key = (instrument_id, user_id)
         position = self.positions.get(key)
         if position is None:
+            # Not loaded, so it must not exist: a new one would break the unique pair.
+            assert self._position_pairs is None or key in self._position_pairs, key
             position = Position(user_id=user_id, instrument=self.instruments[instrument_id])
             self.positions[key] = position
         return position

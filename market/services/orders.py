@@ -271,12 +271,14 @@ def book_execute_many(
         for reach in _reaches(instrument, batch)
     ]
     books = {instrument.pk: OrderBook() for instrument in instruments}
-    user_ids = {command.user_id for command in commands}
+    # The positions the step can touch: its users' in their batch's instrument, the resting
+    # orders' owners' and the cancelled orders' owners' in theirs.
+    pairs = {(instrument.pk, command.user_id) for instrument, batch in batches for command in batch}
     for order in session.track(crossable_resting_orders(reaches)):
         books[order.instrument_id].add_resting(_engine_order(order))
-        user_ids.add(order.user_id)
-    user_ids |= {order.user_id for order in cancel_targets.values()}
-    session.load_accounts(user_ids)
+        pairs.add((order.instrument_id, order.user_id))
+    pairs |= {(order.instrument_id, order.user_id) for order in cancel_targets.values()}
+    session.load_accounts({user_id for _, user_id in pairs}, positions=pairs)
     for order in cancel_targets.values():
         if order.is_open:
             session.position(order.user_id, order.instrument_id)

@@ -13,6 +13,7 @@ from django.db import connection, transaction
 from market.broadcast import instrument_stream
 from market.errors import InstrumentNotFound, InsufficientCash, OrderNotFound
 from market.models import Instrument, MarketEvent, OrderStatus, Position, Trade
+from market.services.book import BookSession
 from market.services.orders import CancelOrder, book_execute_many
 from market.services.reconcile import reconcile
 from market.services.sequencer import NOT_RUN, run_book_batch
@@ -135,6 +136,49 @@ def test_a_cancel_sent_for_another_instrument_finds_no_order(continuous_instrume
     assert isinstance(refused, OrderNotFound)
     order.refresh_from_db()
     assert order.status == OrderStatus.OPEN
+    assert reconcile() == []
+
+
+@pytest.mark.django_db
+def test_a_step_loads_only_the_positions_its_commands_and_reachable_orders_can_touch(
+    continuous_instrument, make_trader, monkeypatch
+):
+    first, second, third = (continuous_instrument() for _ in range(3))
+    trader, other = make_trader(cash="5000.00"), make_trader(cash="5000.00")
+    # The trader holds two shares of each; `other` two of the first and of the second.
+    for instrument, buyers in (
+        (first, [trader, other]),
+        (second, [trader, other]),
+        (third, [trader]),
+    ):
+        owner = instrument.vehicle.owner
+        run_book_batch(
+            [(instrument.symbol, sell(owner, "100.00", 2 * len(buyers)))]
+            + [(instrument.symbol, buy(buyer, "100.00", 2)) for buyer in buyers]
+        )
+    [resting] = run_book_batch([(second.symbol, sell(other, "101.00", 2))])
+    loaded: list[set[tuple[int, int]]] = []
+    load = BookSession.load_accounts
+
+    def spy(session, user_ids, **kwargs):
+        load(session, user_ids, **kwargs)
+        loaded.append(set(session.positions))
+
+    monkeypatch.setattr(BookSession, "load_accounts", spy)
+
+    # The trader sells on the first book and buys `other`'s offer on the second.
+    sold, bought = run_book_batch(
+        [(first.symbol, sell(trader, "120.00", 1)), (second.symbol, buy(trader, "101.00", 2))]
+    )
+
+    assert loaded == [{(first.pk, trader.pk), (second.pk, trader.pk), (second.pk, other.pk)}]
+    assert sold.status == OrderStatus.OPEN
+    assert bought.status == OrderStatus.FILLED
+    held = dict(Position.objects.filter(user=trader).values_list("instrument_id", "quantity"))
+    assert held == {first.pk: 2, second.pk: 4, third.pk: 2}
+    assert Position.objects.get(user=other, instrument=second).quantity == 0
+    resting.refresh_from_db()
+    assert resting.status == OrderStatus.FILLED
     assert reconcile() == []
 
 
