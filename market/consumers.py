@@ -330,12 +330,12 @@ class TokenAuthMiddleware:
 
 
 def _token_user(key: str) -> Any:
-    from rest_framework.authtoken.models import Token
+    from accounts.authentication import user_for_token
 
-    token = Token.objects.select_related("user").filter(key=key).first()
-    if token is None or not token.user.is_active:
+    user = user_for_token(key)
+    if user is None or not user.is_active:
         return AnonymousUser()
-    return token.user
+    return user
 
 
 @receiver(user_logged_out, dispatch_uid="market.consumers.close_private_streams")

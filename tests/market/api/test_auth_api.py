@@ -2,7 +2,10 @@
 
 import pytest
 from drf_spectacular.generators import SchemaGenerator
-from rest_framework.test import APIClient
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient, APIRequestFactory
+
+from accounts.authentication import TokenAuthentication
 
 pytestmark = pytest.mark.django_db
 
@@ -36,6 +39,35 @@ def test_wrong_token_is_unauthenticated(method, path):
     response = getattr(client, method)(path, {}, format="json")
 
     assert (response.status_code, response.json()["code"]) == (401, "authentication_failed")
+
+
+def test_a_token_of_an_inactive_user_is_refused(make_trader):
+    trader = make_trader(name="erin")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=trader).key}")
+    trader.is_active = False
+    trader.save(update_fields=["is_active"])
+
+    response = client.get("/api/v1/account/")
+
+    assert (response.status_code, response.json()["code"]) == (401, "authentication_failed")
+    assert response.json()["detail"] == "User inactive or deleted."
+
+
+def test_a_token_authenticates_its_user_in_one_query(make_trader, django_assert_num_queries):
+    trader = make_trader(name="fay")
+    token = Token.objects.create(user=trader)
+    request = APIRequestFactory().get("/", HTTP_AUTHORIZATION=f"Token {token.key}")
+
+    with django_assert_num_queries(1):
+        user, auth = TokenAuthentication().authenticate(request)
+
+    assert (user.pk, user.username, auth.key, auth.created) == (
+        trader.pk,
+        trader.username,
+        token.key,
+        token.created,
+    )
 
 
 @pytest.mark.parametrize(

@@ -359,9 +359,13 @@ async def test_token_authenticates_the_private_stream(open_stream, buyer):
     _, stream = await open_stream(f"/ws/me/?token={token.key}")
     snapshot = await stream.receive()
     _, wrong = await open_stream("/ws/me/?token=not-a-token")
+    buyer.is_active = False
+    await db(buyer.save)(update_fields=["is_active"])
+    _, inactive = await open_stream(f"/ws/me/?token={token.key}")
 
     assert snapshot["data"]["user_id"] == buyer.pk
     assert await wrong.close_code() == 4401
+    assert await inactive.close_code() == 4401
 
 
 async def test_two_users_receive_only_their_own_private_messages(
