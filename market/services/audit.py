@@ -22,6 +22,7 @@ from django.db import transaction
 
 from market import locks
 from market.models import AUDIT_GENESIS_HASH, AuditChain, AuditEvent
+from market.services.bulk import bulk_update_rows
 
 MARKET_CHAIN = "market"
 # What an event's hash covers, besides its chain position: every column it stores but its id.
@@ -78,11 +79,7 @@ def audit_write(events: list[AuditEvent]) -> None:
                 event.hash = audit_hash(_hashed_values(event))
                 head.last_hash = event.hash
         AuditEvent.objects.bulk_create(events)
-        for name in sorted(by_chain):
-            head = heads[name]
-            AuditChain.objects.filter(name=name).update(
-                last_seq=head.last_seq, last_hash=head.last_hash
-            )
+        bulk_update_rows([heads[name] for name in sorted(by_chain)], ["last_seq", "last_hash"])
 
 
 def audit_log(**kwargs: Any) -> AuditEvent:

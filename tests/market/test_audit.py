@@ -15,6 +15,7 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, connections, transaction
+from django.test.utils import CaptureQueriesContext
 
 from market.errors import InsufficientCash
 from market.models import AUDIT_GENESIS_HASH, AuctionKind, AuditChain, AuditEvent
@@ -243,6 +244,20 @@ def test_events_of_one_write_are_appended_in_order(make_instrument):
         (head.last_seq + 2, 1),
         (head.last_seq + 3, 2),
     ]
+    assert audit_verify().is_intact
+
+
+def test_events_of_many_chains_are_written_in_as_many_statements_as_of_one(make_instrument):
+    instruments = [make_instrument() for _ in range(4)]
+
+    def write(chains):
+        events = [audit_event(action="test.step", instrument_id=item.pk) for item in chains]
+        with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+            audit_write(events)
+        return len(queries)
+
+    assert write(instruments[:1]) == write(instruments)
+    # Each head moved to its chain's last event (the check reads every head).
     assert audit_verify().is_intact
 
 
