@@ -54,7 +54,7 @@ from market.models import (
     StreamCursor,
 )
 from market.phases import CALL_PHASES
-from market.services.bulk import bulk_update_rows, bulk_update_values
+from market.services.bulk import bulk_update_rows, bulk_update_values, sql_in
 
 logger = logging.getLogger(__name__)
 
@@ -435,13 +435,14 @@ def _claim_markers(streams: list[str], now: datetime) -> dict[str, set[str]]:
     table, published_at, type_, stream = (
         quote(name) for name in (MarketEvent._meta.db_table, "published_at", "type", "stream")
     )
-    kinds = sorted(outbox.MARKERS)
+    in_kinds, kind_params = sql_in(connection, sorted(outbox.MARKERS))
+    in_streams, stream_params = sql_in(connection, streams)
     with connection.cursor() as cursor:
         cursor.execute(
             f"UPDATE {table} SET {published_at} = %s "  # noqa: S608 (names and placeholders only)
-            f"WHERE {published_at} IS NULL AND {type_} IN ({', '.join(['%s'] * len(kinds))}) "
-            f"AND {stream} IN ({', '.join(['%s'] * len(streams))}) RETURNING {stream}, {type_}",
-            [connection.ops.adapt_datetimefield_value(now), *kinds, *streams],
+            f"WHERE {published_at} IS NULL AND {type_} {in_kinds} "
+            f"AND {stream} {in_streams} RETURNING {stream}, {type_}",
+            [connection.ops.adapt_datetimefield_value(now), *kind_params, *stream_params],
         )
         claimed: dict[str, set[str]] = defaultdict(set)
         for name, kind in cursor.fetchall():

@@ -56,6 +56,7 @@ from market.models import (
 )
 from market.money import ZERO, cents
 from market.phases import CALL_PHASES, instrument_phase, trading_date_at
+from market.services.bulk import sql_in
 from vehicles.models import Vehicle
 
 HUNDRED = Decimal(100)
@@ -166,8 +167,6 @@ def _tickers(by: str | None = None, value: object = None) -> list[dict[str, Any]
 
 
 _SENTINELS: dict[str, object] = {"pk": -7_000_000_001, "symbol": "\x00ticker-symbol"}
-# The compiled query's own column, for a filter on a list that stays one parameter.
-_LIST_FILTERS = {"symbol__in": "symbol"}
 
 
 @functools.lru_cache(maxsize=8)
@@ -176,18 +175,11 @@ def _ticker_sql(today: date, by: str | None) -> tuple[str, list[Any], int | None
     of the filter's parameter (compiling it was half its remaining cost). Its rows come back
     as Decimals, dates and integers without the ORM's converters, which SQLite would need."""
     instruments = _instruments_with_ticker_columns(today)
-    if by in _LIST_FILTERS:
+    if by == "symbol__in":
         # The list as one array parameter; PostgreSQL pulls the filter into the subquery.
         sql, params = instruments.query.sql_with_params()
-        column = _LIST_FILTERS[by]
-        return (
-            f'SELECT * FROM ({sql}) AS ticker WHERE ticker."{column}" = ANY(%s)',  # noqa: S608
-            [
-                *params,
-                None,
-            ],
-            len(params),
-        )
+        wrapped = f'SELECT * FROM ({sql}) AS ticker WHERE ticker."symbol" = ANY(%s)'  # noqa: S608
+        return wrapped, [*params, None], len(params)
     if by is not None:
         instruments = instruments.filter(**{by: _SENTINELS[by]})
     sql, params = instruments.query.sql_with_params()
@@ -461,8 +453,8 @@ def book_depths(
     }
     if not books:
         return books
-    in_instruments, instrument_params = _in_list(list(books))
-    in_statuses, status_params = _in_list([str(status) for status in OPEN_STATUSES])
+    in_instruments, instrument_params = sql_in(connection, list(books))
+    in_statuses, status_params = sql_in(connection, [str(status) for status in OPEN_STATUSES])
     # A level's place counts from the best: the highest bid, the lowest ask. The price comes
     # back as text, so that no database hands it over as a float.
     sql = f"""
@@ -487,14 +479,6 @@ def book_depths(
         levels = books[instrument_id]["bids" if side == Side.BUY else "asks"]
         levels.append({"price": cents(Decimal(price)), "quantity": quantity, "orders": orders})
     return books
-
-
-def _in_list(values: list[Any]) -> tuple[str, list[Any]]:
-    """`column <this>` for membership in `values`: one array parameter on PostgreSQL (one
-    statement text whatever their number), a parameter each elsewhere."""
-    if connection.vendor == "postgresql":
-        return "= ANY(%s)", [values]
-    return f"IN ({', '.join(['%s'] * len(values))})", values
 
 
 def trades_recent(instrument: Instrument, limit: int = 50) -> list[dict[str, Any]]:

@@ -2,7 +2,8 @@
 PostgreSQL (`FROM (VALUES ...)` on SQLite); one INSERT for many rows given as tuples.
 
 Django's `bulk_update` builds a CASE WHEN per field and row, which costs more Python time than
-the whole matching step; this writes the same rows with one plain statement per 500.
+the whole matching step; this writes the same rows with one plain statement per 500. Also the
+membership test that SQL written by hand shares (`sql_in`).
 """
 
 from __future__ import annotations
@@ -96,6 +97,14 @@ def _as_is_type(field: Field[Any, Any], connection: Any) -> type | None:
 
 
 _NOTHING = object()
+
+
+def sql_in(connection: Any, values: Sequence[Any]) -> tuple[str, list[Any]]:
+    """`column <this>` for membership in `values`, with its parameters: one array parameter on
+    PostgreSQL (one statement text whatever their number), a parameter each elsewhere."""
+    if connection.vendor == "postgresql":
+        return "= ANY(%s)", [list(values)]
+    return f"IN ({', '.join(['%s'] * len(values))})", list(values)
 
 
 def bulk_update_rows(objects: Sequence[Model], fields: Sequence[str]) -> None:
