@@ -1,10 +1,17 @@
-"""Request throttles: DRF's, counted in Django's cache (Redis in production, so every web process
-shares the counts; process memory in embedded mode).
+"""Request throttles: DRF's throttle classes, counted in Django's cache (Redis in production,
+so every web process shares the counts; process memory in embedded mode).
+
+Each scope allows its rate's number of requests in any sliding window of the rate's period (DRF's
+meaning of a rate). The cache keeps the admitted requests' times (`admit`, config/cache.py): in
+Redis one atomic script, one round trip, so that requests racing on several processes never both
+take the last slot. DRF's own throttle reads the list of times, then writes it back: two round
+trips, a pickled list as long as the rate, and concurrent requests losing each other's counts.
 
 Rates are `REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"][scope]`, read on every request: DRF's own
 throttles read them once, at import, so a changed setting would never reach them. A refused
-request is answered 429 with `Retry-After` and the usual `{"code", "detail", "fields"}` body
-(config/api.py); a page checks with `throttle_wait` and answers the same way.
+request is answered 429 with `Retry-After` (the seconds until one more request would be
+admitted) and the usual `{"code", "detail", "fields"}` body (config/api.py); a page checks with
+`throttle_wait` and answers the same way.
 
 When the cache does not answer (Redis down), a throttle lets the request through and logs it:
 the throttles only slow clients down, the books are kept by the database and the market's rules,
@@ -29,6 +36,9 @@ class SettingsRateThrottle(SimpleRateThrottle):
     """A throttle for one scope, applied to the HTTP methods in `methods` (all when empty)."""
 
     methods: frozenset[str] = frozenset()
+    # Set by SimpleRateThrottle.__init__ from the rate (not in the type stubs).
+    num_requests: int
+    duration: int
 
     def get_rate(self) -> str | None:
         rates = api_settings.DEFAULT_THROTTLE_RATES
@@ -38,13 +48,29 @@ class SettingsRateThrottle(SimpleRateThrottle):
         return None if rate is None else str(rate)
 
     def allow_request(self, request: Any, view: Any) -> bool:
-        if self.methods and request.method not in self.methods:
+        self.wait_seconds: float | None = None
+        if self.rate is None or (self.methods and request.method not in self.methods):
             return True
+        key = self.get_cache_key(request, view)
+        if key is None:
+            return True
+        admit = getattr(self.cache, "admit", None)
+        if admit is None:
+            raise ImproperlyConfigured(
+                "The throttles need a cache with `admit`: config.cache.SharedPoolRedisCache or "
+                "config.cache.LocalMemoryCache."
+            )
         try:
-            return super().allow_request(request, view)
+            self.wait_seconds = admit(
+                key, now=self.timer(), window=self.duration, limit=self.num_requests
+            )
         except (RedisError, OSError):
             logger.warning("throttle %s: the cache is unavailable; not throttling", self.scope)
             return True
+        return self.wait_seconds is None
+
+    def wait(self) -> float | None:
+        return self.wait_seconds
 
 
 class UserRateThrottle(SettingsRateThrottle):

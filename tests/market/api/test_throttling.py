@@ -141,7 +141,8 @@ def test_the_throttle_counts_in_redis_when_the_cache_is_redis(
     response = place(client, instrument, "90.00")
 
     assert_throttled(response, "60")
-    assert cache.get(f"throttle_orders_{buyer.pk}") is not None
+    log = cache.make_and_validate_key(f"throttle_orders_{buyer.pk}")
+    assert cache._cache.get_client(write=True).zcard(log) == 1  # the admitted order only
 
 
 def test_production_counts_in_redis_at_the_default_rates():
