@@ -44,6 +44,13 @@ def test_a_window_admits_its_limit_then_says_when_the_oldest_leaves(log_cache):
     assert admit(log_cache, 61) == pytest.approx(29.0)  # now the one at 30 must leave
 
 
+def test_the_wait_is_exact_to_the_microsecond(log_cache):
+    # Retry-After rounds the wait up: a time rounded in the log would turn 60 s into 61.
+    assert admit(log_cache, 0.123457, limit=1) is None
+
+    assert admit(log_cache, 30.5, limit=1) == pytest.approx(29.623457, abs=1e-6)
+
+
 def test_refused_requests_are_not_counted(log_cache):
     assert admit(log_cache, 0, limit=1) is None
     for at in (10, 20, 59.5):
