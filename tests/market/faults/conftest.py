@@ -186,6 +186,8 @@ class Servers:
         self.ports = [services.free_port() for _ in range(count)]
         self.logs = Path(tempfile.mkdtemp(prefix="vx-faults-web-"))
         self.processes: list[subprocess.Popen[bytes]] = []
+        # A failing case sets it: `stop` then leaves the logs for a look afterwards.
+        self.keep_logs = False
         for port in self.ports:
             with (self.logs / f"{port}.log").open("wb") as log:
                 self.processes.append(
@@ -211,7 +213,10 @@ class Servers:
     def stop(self) -> None:
         for process in self.processes:
             services.stop_process(process)
-        shutil.rmtree(self.logs, ignore_errors=True)
+        if self.keep_logs:
+            print(f"\n[faults] the servers' logs are kept in {self.logs}:\n{self.text()[-6000:]}")
+        else:
+            shutil.rmtree(self.logs, ignore_errors=True)
 
 
 # --- traders over HTTP ------------------------------------------------------------------------

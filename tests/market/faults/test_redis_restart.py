@@ -25,14 +25,18 @@ pytestmark = [pytest.mark.faults, pytest.mark.postgres, pytest.mark.slow]
 UP_SECONDS = 3.0
 DOWN_SECONDS = 5.0
 BACK_SECONDS = 3.0
+LIVE_WAIT_SECONDS = 20.0
 
 
 def test_trading_goes_on_while_redis_is_down_and_pushes_resume(own_postgres, own_redis):
     env = child_env(DATABASE_URL=own_postgres.url, REDIS_URL=own_redis.url)
-    market = agent("seed", env, traders=6, instruments=2, cash="50000.00")
+    # One user more than trades: the live check's buyer. With no order of its own in the books,
+    # its buy cannot be refused as a self-trade.
+    market = agent("seed", env, traders=7, instruments=2, cash="50000.00")
+    *trading, buyer = market["tokens"]
     servers = Servers(2, env)
     try:
-        with HttpTraders(servers.ports, market["tokens"], market["symbols"], threads=6) as traders:
+        with HttpTraders(servers.ports, trading, market["symbols"], threads=6) as traders:
             time.sleep(UP_SECONDS)
             own_redis.stop()
             down_at = time.monotonic()
@@ -49,10 +53,13 @@ def test_trading_goes_on_while_redis_is_down_and_pushes_resume(own_postgres, own
         with ThreadPoolExecutor(max_workers=1) as thread:
             pushed = thread.submit(
                 asyncio.run,
-                _trade_seen_live(servers.ports, market["tokens"][:2], market["symbols"][0]),
+                _trade_seen_live(servers.ports, [trading[0], buyer], market["symbols"][0]),
             ).result()
         logs = servers.text()
         assert servers.alive(), logs
+    except BaseException:
+        servers.keep_logs = True
+        raise
     finally:
         servers.stop()
     found = agent("check", env, accepted=sorted(tally.accepted))
@@ -80,23 +87,48 @@ def test_trading_goes_on_while_redis_is_down_and_pushes_resume(own_postgres, own
 
 
 async def _trade_seen_live(ports: list[int], tokens: list[str], symbol: str) -> dict[str, Any]:
-    """A client of the first server receives the trade of two orders sent to the second."""
+    """A client of the first server receives the trade of two orders sent to the second: the
+    seller owns the instrument, the buyer never traded."""
     seller, buyer = tokens
+    received: list[str] = []
+
+    async def next_message(waiting_for: str) -> dict[str, Any]:
+        try:
+            text = await asyncio.wait_for(client.recv(), LIVE_WAIT_SECONDS)
+        except TimeoutError:
+            raise AssertionError(
+                f"no message within {LIVE_WAIT_SECONDS:.0f} s while waiting for {waiting_for}; "
+                f"received before: {received}"
+            ) from None
+        message: dict[str, Any] = json.loads(text)
+        received.append(_described(message))
+        return message
+
     async with websockets.connect(
         f"ws://127.0.0.1:{ports[0]}/ws/instruments/{symbol}/", origin="http://localhost"
     ) as client:
-        snapshot = json.loads(await asyncio.wait_for(client.recv(), 20))
+        snapshot = await next_message("the snapshot")
         assert snapshot["type"] == "snapshot"
-        # Far from the traders' prices (98 to 102): these two trade only with each other.
         for token, side in ((seller, "sell"), (buyer, "buy")):
             status, body = await asyncio.to_thread(
                 _post, ports[1], token, symbol=symbol, side=side, quantity=1, price="150.00"
             )
             assert status == 201, body
+        # The buy takes the best ask: the seller's at 150.00, or one a trader left below it
+        # (the traders' prices are 98 to 102, and what rests when they stop is chance).
+        (fill,) = body["fills"]
         while True:
-            message = json.loads(await asyncio.wait_for(client.recv(), 20))
-            if message["type"] == "trade" and message["data"]["price"] == "150.00":
-                return dict(message)
+            message = await next_message(f"the trade at {fill['price']} (both orders answered 201)")
+            if message["type"] == "trade" and message["data"]["price"] == fill["price"]:
+                return message
+
+
+def _described(message: dict[str, Any]) -> str:
+    """A message in a few words: its type and number, and a trade's price."""
+    described = f"{message['type']} seq {message.get('seq')}"
+    if message["type"] == "trade":
+        described += f" at {message['data']['price']}"
+    return described
 
 
 def _post(port: int, token: str, **order: Any) -> tuple[int, dict[str, Any]]:
