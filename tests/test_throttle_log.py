@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import pytest
 from django.core.cache import cache
@@ -30,6 +31,13 @@ def log_cache(request, settings) -> Iterator[object]:
     cache.clear()
     yield cache
     cache.clear()
+
+
+class TenAMinute(UserRateThrottle):
+    scope = "racing"
+
+    def get_rate(self) -> str:
+        return "10/minute"
 
 
 def admit(log_cache, at: float, *, key: str = "k", limit: int = 2, window: int = 60):
@@ -81,16 +89,13 @@ def test_a_lowered_rate_waits_until_enough_requests_have_left(log_cache):
 def test_racing_requests_are_admitted_exactly_up_to_the_limit(log_cache):
     # DRF's own throttle reads the log, then writes it back: racing requests overwrite each
     # other's entries and more than the limit get through.
-    throttle_class = type("Throttle", (UserRateThrottle,), {"scope": "racing"})
-    throttle_class.get_rate = lambda self: "10/minute"  # type: ignore[method-assign]
-    request = type("Request", (), {"method": "POST", "user": type("U", (), {"pk": 7})()})()
-    request.user.is_authenticated = True
+    request = SimpleNamespace(method="POST", user=SimpleNamespace(pk=7, is_authenticated=True))
     admitted: list[bool] = []
     start = threading.Barrier(8)
 
     def send() -> None:
         start.wait()
-        admitted.extend(throttle_class().allow_request(request, None) for _ in range(25))
+        admitted.extend(TenAMinute().allow_request(request, None) for _ in range(25))
 
     threads = [threading.Thread(target=send) for _ in range(8)]
     for thread in threads:
