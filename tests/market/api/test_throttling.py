@@ -6,6 +6,7 @@ The test settings make the rates unreachable; these tests lower them. The clock 
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import sys
@@ -141,8 +142,32 @@ def test_the_throttle_counts_in_redis_when_the_cache_is_redis(
     response = place(client, instrument, "90.00")
 
     assert_throttled(response, "60")
-    log = cache.make_and_validate_key(f"throttle_orders_{buyer.pk}")
+    log = cache.make_and_validate_key(f"throttle_log_orders_{buyer.pk}")
     assert cache._cache.get_client(write=True).zcard(log) == 1  # the admitted order only
+
+
+@pytest.mark.redis
+def test_a_count_left_by_drf_s_own_throttle_does_not_get_in_the_way(
+    settings, continuous_instrument, make_trader, client_for, caplog
+):
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "config.cache.SharedPoolRedisCache",
+            "LOCATION": settings.TEST_REDIS_URL,
+            "KEY_PREFIX": "test-throttling",
+        }
+    }
+    cache.clear()
+    rates(settings, orders="1/minute")
+    instrument = continuous_instrument()
+    buyer = make_trader(cash="1000.00")
+    cache.set(f"throttle_orders_{buyer.pk}", [1.0, 2.0], 60)  # DRF's list, before an upgrade
+
+    with caplog.at_level(logging.WARNING, logger="config.throttling"):
+        statuses = [place(client_for(buyer), instrument, "90.00").status_code for _ in range(2)]
+
+    assert statuses == [201, 429]
+    assert "cache is unavailable" not in caplog.text
 
 
 def test_production_counts_in_redis_at_the_default_rates():
