@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
 
 from config.throttling import UserRateThrottle
 
@@ -104,3 +105,11 @@ def test_racing_requests_are_admitted_exactly_up_to_the_limit(log_cache):
         thread.join()
 
     assert (len(admitted), admitted.count(True)) == (200, 10)
+
+
+def test_a_cache_without_the_log_is_a_clear_configuration_error(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.dummy.DummyCache"}}
+    request = SimpleNamespace(method="POST", user=SimpleNamespace(pk=7, is_authenticated=True))
+
+    with pytest.raises(ImproperlyConfigured, match="need a cache with `admit`"):
+        TenAMinute().allow_request(request, None)
