@@ -121,10 +121,9 @@ def test_cancelling_past_the_rate_is_429_and_the_order_stays_open(
     assert client.get(f"{ORDERS}{second}/").status_code == 200
 
 
-@pytest.mark.redis
-def test_the_throttle_counts_in_redis_when_the_cache_is_redis(
-    settings, continuous_instrument, make_trader, client_for
-):
+@pytest.fixture
+def redis_cache(settings):
+    """The production cache, on the test's Redis."""
     settings.CACHES = {
         "default": {
             "BACKEND": "config.cache.SharedPoolRedisCache",
@@ -133,6 +132,14 @@ def test_the_throttle_counts_in_redis_when_the_cache_is_redis(
         }
     }
     cache.clear()
+    yield cache
+    cache.clear()
+
+
+@pytest.mark.redis
+def test_the_throttle_counts_in_redis_when_the_cache_is_redis(
+    settings, redis_cache, continuous_instrument, make_trader, client_for
+):
     rates(settings, orders="1/minute")
     instrument = continuous_instrument()
     buyer = make_trader(cash="1000.00")
@@ -142,29 +149,22 @@ def test_the_throttle_counts_in_redis_when_the_cache_is_redis(
     response = place(client, instrument, "90.00")
 
     assert_throttled(response, "60")
-    log = cache.make_and_validate_key(f"throttle_log_orders_{buyer.pk}")
-    assert cache._cache.get_client(write=True).zcard(log) == 1  # the admitted order only
+    log = redis_cache.make_and_validate_key(f"throttle_log_orders_{buyer.pk}")
+    assert redis_cache._cache.get_client(write=True).zcard(log) == 1  # the admitted order only
 
 
 @pytest.mark.redis
 def test_a_count_left_by_drf_s_own_throttle_does_not_get_in_the_way(
-    settings, continuous_instrument, make_trader, client_for, caplog
+    settings, redis_cache, continuous_instrument, make_trader, client_for, caplog
 ):
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "config.cache.SharedPoolRedisCache",
-            "LOCATION": settings.TEST_REDIS_URL,
-            "KEY_PREFIX": "test-throttling",
-        }
-    }
-    cache.clear()
     rates(settings, orders="1/minute")
     instrument = continuous_instrument()
     buyer = make_trader(cash="1000.00")
-    cache.set(f"throttle_orders_{buyer.pk}", [1.0, 2.0], 60)  # DRF's list, before an upgrade
+    client = client_for(buyer)
+    redis_cache.set(f"throttle_orders_{buyer.pk}", [1.0, 2.0], 60)  # DRF's list, before an upgrade
 
     with caplog.at_level(logging.WARNING, logger="config.throttling"):
-        statuses = [place(client_for(buyer), instrument, "90.00").status_code for _ in range(2)]
+        statuses = [place(client, instrument, "90.00").status_code for _ in range(2)]
 
     assert statuses == [201, 429]
     assert "cache is unavailable" not in caplog.text
