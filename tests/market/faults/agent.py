@@ -9,6 +9,9 @@ stdin, prints one JSON line on stdout.
            creates `<stop>.trading` once its first command is answered)
     check  {"accepted": [order ids]} -> {"books", "lost", "orders", "trades", "unpublished"}
     sweep  {"tries"} -> {"before", "after"}: the relay sweep (what Celery beat runs every 2 s)
+    sent   {"streams"} -> {stream: {"last_seq", "messages": [[seq, type, published at], ...]}}:
+           what each stream has published (its cursor, and the outbox's numbered rows in
+           order, each with its publication time in seconds since the epoch)
 """
 
 from __future__ import annotations
@@ -143,13 +146,35 @@ def sweep(tries: int) -> dict[str, Any]:
     return {"before": before, "after": waiting.count()}
 
 
+def sent(streams: list[str]) -> dict[str, Any]:
+    from market import relay
+    from market.models import MarketEvent
+
+    return {
+        stream: {
+            "last_seq": relay.stream_last_seq(stream),
+            "messages": [
+                [seq, type_, published_at.timestamp()]
+                for seq, type_, published_at in MarketEvent.objects.filter(
+                    stream=stream, seq__isnull=False
+                )
+                .order_by("seq")
+                .values_list("seq", "type", "published_at")
+            ],
+        }
+        for stream in streams
+    }
+
+
 def main() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
     import django
 
     django.setup()
     command, argument = sys.argv[1], json.loads(sys.stdin.read() or "{}")
-    result = {"seed": seed, "trade": trade, "check": check, "sweep": sweep}[command](**argument)
+    result = {"seed": seed, "trade": trade, "check": check, "sweep": sweep, "sent": sent}[command](
+        **argument
+    )
     print(json.dumps(result), flush=True)
 
 
