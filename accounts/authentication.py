@@ -29,10 +29,14 @@ def user_for_token(key: str) -> Any | None:
 @functools.cache
 def _user_by_token_sql() -> str:
     quote = connection.ops.quote_name
-    user_table = quote(get_user_model()._meta.db_table)
+    user_meta = get_user_model()._meta
+    # Named, not `u.*`: a statement prepared before a migration added a column would otherwise
+    # fail ("cached plan must not change result type", config/settings/base.py).
+    columns = ", ".join(f"u.{quote(field.column)}" for field in user_meta.concrete_fields)
+    user_table = quote(user_meta.db_table)
     token_table = quote(Token._meta.db_table)
     return (
-        f"SELECT u.*, t.{quote('created')} AS token_created FROM {user_table} AS u "  # noqa: S608
+        f"SELECT {columns}, t.{quote('created')} AS token_created FROM {user_table} AS u "  # noqa: S608
         f"JOIN {token_table} AS t ON t.{quote('user_id')} = u.{quote('id')} "
         f"WHERE t.{quote('key')} = %s"
     )

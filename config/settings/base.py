@@ -95,6 +95,17 @@ else:
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 IS_POSTGRES = DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+if IS_POSTGRES:
+    # Parameters sent apart from the statement, and a statement a connection has run
+    # DATABASE_PREPARE_THRESHOLD times prepared: PostgreSQL then neither parses nor plans it
+    # again, and the driver no longer quotes values into the text (docs/benchmarks.md, change
+    # 44). Raw SQL names its columns: a prepared `SELECT t.*` fails once a migration adds a
+    # column to t. Behind PgBouncer in transaction mode this needs its max_prepared_statements
+    # (1.21+); DATABASE_PREPARE_THRESHOLD=0 prepares nothing.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        server_side_binding=True,
+        prepare_threshold=env.int("DATABASE_PREPARE_THRESHOLD", default=5) or None,
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

@@ -428,12 +428,16 @@ def _crossable_sql() -> str:
     """One statement for every reach: the asks' prefixes, the bids' prefixes (each a LATERAL
     scan of the open orders' index, as the ORM's query of one reach), then the users' own.
     Built once: compiling the ORM's queries was most of their cost (make bench)."""
-    table = connection.ops.quote_name(Order._meta.db_table)
+    quote = connection.ops.quote_name
+    table = quote(Order._meta.db_table)
+    # Named, not `resting.*`: a statement prepared before a migration added a column would
+    # otherwise fail ("cached plan must not change result type", config/settings/base.py).
+    columns = ", ".join(f"resting.{quote(field.column)}" for field in Order._meta.concrete_fields)
     sell, buy = Side.SELL.value, Side.BUY.value
 
     def prefixes(side: str, within: str, best_first: str) -> str:
         return (
-            "SELECT resting.* FROM unnest(%s::bigint[], %s::numeric[], %s::bigint[]) "  # noqa: S608
+            f"SELECT {columns} FROM unnest(%s::bigint[], %s::numeric[], %s::bigint[]) "  # noqa: S608
             "AS reach(instrument_id, bound, count) CROSS JOIN LATERAL ("
             f"SELECT * FROM {table} WHERE instrument_id = reach.instrument_id "
             f"AND side = '{side}' AND status IN (%s, %s) AND price IS NOT NULL AND {within} "
@@ -443,7 +447,7 @@ def _crossable_sql() -> str:
     return (
         f"{prefixes(sell, 'price <= reach.bound', 'price')} UNION ALL "  # noqa: S608
         f"{prefixes(buy, 'price >= reach.bound', 'price DESC')} UNION ALL "
-        "SELECT resting.* FROM unnest(%s::bigint[], %s::text[], %s::numeric[], %s::bigint[]) "
+        f"SELECT {columns} FROM unnest(%s::bigint[], %s::text[], %s::numeric[], %s::bigint[]) "
         f"AS own(instrument_id, side, bound, user_id) JOIN {table} AS resting "
         "ON resting.instrument_id = own.instrument_id AND resting.side = own.side "
         "AND resting.user_id = own.user_id "
