@@ -81,7 +81,7 @@ def test_a_prepared_book_read_still_reads_after_a_column_is_added(
     def read() -> list[int]:
         return [order.pk for order in orders.crossable_resting_orders(reaches)]
 
-    run_until_prepared(read, "unnest")
+    run_until_prepared(read, "CROSS JOIN LATERAL")
     add_column_meanwhile(Order._meta.db_table)
     try:
         found = read()
